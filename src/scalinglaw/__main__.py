@@ -1,0 +1,3 @@
+from scalinglaw.cli import run
+
+run()
