@@ -8,6 +8,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from scalinglaw.exceptions import ConvergenceWarning, DataError, LawError, ScalingLawError, SourceError
+from scalinglaw.data import list_families, load_dataset, load_family  # noqa: E402
+from scalinglaw.data import read_lm_eval_json, read_table, read_tensorboard, read_wandb_csv  # noqa: E402
 
 __all__ = [
     "ConvergenceWarning",
@@ -16,4 +18,11 @@ __all__ = [
     "ScalingLawError",
     "SourceError",
     "__version__",
+    "list_families",
+    "load_dataset",
+    "load_family",
+    "read_lm_eval_json",
+    "read_table",
+    "read_tensorboard",
+    "read_wandb_csv",
 ]

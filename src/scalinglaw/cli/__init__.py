@@ -64,3 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:  # pragma: no cover - the console-script entry point
     sys.exit(main())
+
+from scalinglaw.cli import data as _data  # noqa: E402
+
+app.add_typer(_data.app, name="data")
