@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only check that both files are up to date")
     args = parser.parse_args(argv)
     docs, readme = render()
-    stale = [p for p, text in ((DOCS, docs), (README, readme)) if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        p
+        for p, text in ((DOCS, docs), (README, readme))
+        if not p.is_file() or p.read_text(encoding="utf-8") != text
+    ]
     if args.check:
         for p in stale:
             print(f"{p.relative_to(ROOT)} is out of date; run scripts/update_families_table.py")

@@ -70,7 +70,9 @@ def test_datablations(dataset):
     main = dataset[dataset["family"].isin(names)]
     assert len(main) == 9261
     assert main["model"].nunique() == 48
-    np.testing.assert_allclose(main["flops"], 6 * main["n_params"] * main["n_tokens"])  # not the file's 1/D column
+    np.testing.assert_allclose(
+        main["flops"], 6 * main["n_params"] * main["n_tokens"]
+    )  # not the file's 1/D column
     one = main[main["model"] == "datablations-2.8b-c4-44x"]
     assert one["epochs"].max() == pytest.approx(44, rel=0.01)
     code = fam(dataset, "gpt2-c4-code")
@@ -99,7 +101,7 @@ def test_pythia_families(dataset):
         rows = fam(dataset, name, "lambada_ppl_loss")
         assert rows["n_params"].nunique() >= 7, name
         assert (rows["unit"] == "nats").all()
-        assert rows["value"].between(0.5, 20).all()  # step 1: ppl ~ 4e6 -> 15 nats
+        assert rows["value"].between(1.0, 25).all()  # early steps: ppl up to ~6e8 -> 20 nats
     v1 = fam(dataset, "pythia", "lambada_ppl_loss")
     assert (v1["n_tokens"] == v1["step"].astype(float) * 2_097_152).all()
     v0 = fam(dataset, "pythia-v0", "lambada_ppl_loss")

@@ -32,7 +32,9 @@ def test_registry_matches_manifest(sources_root):
 def test_label_and_url():
     entry = sources.registry()[("IBM/ColPret", "aggregated_eval/LLMs - 0-shot.csv")]
     assert entry.label == "IBM/ColPret@16f23bb:aggregated_eval/LLMs - 0-shot.csv"
-    assert entry.url.endswith("/IBM/ColPret/raw/16f23bbe054277ddc4afd07a972dd7cfbe3f48c3/aggregated_eval/LLMs%20-%200-shot.csv")
+    assert entry.url.endswith(
+        "/IBM/ColPret/raw/16f23bbe054277ddc4afd07a972dd7cfbe3f48c3/aggregated_eval/LLMs%20-%200-shot.csv"
+    )
 
 
 def test_fetch_from_mirror(sources_root):
@@ -60,7 +62,7 @@ def test_mirror_hash_mismatch_is_refused(tmp_path, sources_root):
     doctored.parent.mkdir(parents=True)
     original = (sources_root / REPO / PATH).read_bytes()
     doctored.write_bytes(original.replace(b"2.39", b"2.49", 1))  # same size, different bytes
-    with pytest.raises(SourceError, match="does not match the pinned upstream file.*Refusing"):
+    with pytest.raises(SourceError, match=r"does not match the pinned upstream file.*Refusing"):
         sources.fetch(REPO, PATH, sources=tmp_path)
 
 

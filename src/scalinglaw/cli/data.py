@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +17,7 @@ app = typer.Typer(help="Build, list and inspect the collection of training curve
 console = Console()
 
 SOURCES_HELP = "Local mirror of the upstream files (<owner>/<repo>/<path>); same as $SCALINGLAW_SOURCES."
+SourcesOption = Annotated[Path | None, typer.Option("--sources", help=SOURCES_HELP)]
 
 
 def _num(x: float) -> str:
@@ -27,13 +29,17 @@ def _num(x: float) -> str:
 
 @app.command()
 def build(
-    sources: Path | None = typer.Option(None, "--sources", help=SOURCES_HELP),
-    force: bool = typer.Option(False, "--force", help="Rebuild even if a cached table exists."),
+    sources: SourcesOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if a cached table exists.")] = False,
 ) -> None:
     """Build the long table (or load it from the cache) and print the build report."""
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("loading", total=None)
 
@@ -61,8 +67,8 @@ def build(
 
 @app.command()
 def families(
-    sources: Path | None = typer.Option(None, "--sources", help=SOURCES_HELP),
-    markdown: bool = typer.Option(False, "--markdown", help="Print the generated markdown table."),
+    sources: SourcesOption = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the generated markdown table.")] = False,
 ) -> None:
     """One row per family: models, sizes, tokens, default metric, usability."""
     if markdown:
@@ -74,29 +80,42 @@ def families(
         t.add_column(col)
     for r in fams.itertuples(index=False):
         t.add_row(
-            r.family, r.paper_name or "-", str(r.n_models),
+            r.family,
+            r.paper_name or "-",
+            str(r.n_models),
             f"{_num(r.min_params)}-{_num(r.max_params)}" if r.n_models else "-",
             f"{_num(r.min_tokens)}-{_num(r.max_tokens)}" if r.n_models else "-",
-            str(r.n_checkpoints), r.metric, r.arch, "yes" if r.usable else "no",
+            str(r.n_checkpoints),
+            r.metric,
+            r.arch,
+            "yes" if r.usable else "no",
         )
     console.print(t)
 
 
 @app.command()
 def show(
-    family: str = typer.Argument(..., help="Family name, e.g. gpt3 (see `scalinglaw data families`)."),
-    sources: Path | None = typer.Option(None, "--sources", help=SOURCES_HELP),
+    family: Annotated[str, typer.Argument(help="Family name, e.g. gpt3 (see `scalinglaw data families`).")],
+    sources: SourcesOption = None,
 ) -> None:
     """Summary of one family: its models, sizes, checkpoints and available metrics."""
     info = describe_family(family, sources=sources)
     fam = info["family"]
     console.print(f"[bold]{fam.name}[/] (paper: {fam.paper_name or '-'}): {fam.note}")
-    console.print(f"arch {fam.arch}, data {fam.data}, {fam.kind}; default metric [bold]{fam.default_metric}[/]")
+    console.print(
+        f"arch {fam.arch}, data {fam.data}, {fam.kind}; default metric [bold]{fam.default_metric}[/]"
+    )
     t = Table(title="Models (default metric)")
     for col in ("model", "params", "checkpoints", "tokens", "final"):
         t.add_column(col)
     for r in info["models"].itertuples(index=False):
-        t.add_row(r.model, _num(r.n_params), str(r.checkpoints), f"{_num(r.min_tokens)}-{_num(r.max_tokens)}", f"{r.final:.4g}")
+        t.add_row(
+            r.model,
+            _num(r.n_params),
+            str(r.checkpoints),
+            f"{_num(r.min_tokens)}-{_num(r.max_tokens)}",
+            f"{r.final:.4g}",
+        )
     console.print(t)
     m = Table(title=f"Metrics ({len(info['metrics'])})")
     for col in ("metric", "unit", "rows", "models"):

@@ -10,7 +10,8 @@ from scalinglaw.data.table import list_families, load_dataset
 
 __all__ = ["PAPER_MODELS", "families_markdown"]
 
-#: Distinct pretrained models in the paper's collection (Choshen et al. 2024, §3.1: "485 unique pretrained models").
+#: Distinct pretrained models in the paper's collection (Choshen et al. 2024, §3.1: "485 unique pretrained
+#: models").
 PAPER_MODELS = 485
 
 
@@ -33,7 +34,8 @@ def families_markdown(*, sources: str | os.PathLike[str] | None = None) -> str:
     fams = list_families(sources=sources)
     table = load_dataset(sources=sources)
     lines = [
-        "| family | paper name | kind | models | sizes (params) | tokens | checkpoints | default metric (unit) "
+        "| family | paper name | kind | models | sizes (params) | tokens | checkpoints "
+        "| default metric (unit) "
         "| metrics | arch | usable |",
         "|---|---|---|---:|---|---|---:|---|---:|---|:-:|",
     ]

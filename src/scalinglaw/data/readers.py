@@ -102,7 +102,9 @@ def _read_jsonl(path: Path) -> list[dict]:
                     "the file may be truncated or not JSON lines"
                 ) from None
             if not isinstance(record, dict):
-                raise DataError(f"{path}: line {lineno} is a JSON {type(record).__name__}, expected an object")
+                raise DataError(
+                    f"{path}: line {lineno} is a JSON {type(record).__name__}, expected an object"
+                )
             records.append(record)
     return records
 
@@ -120,9 +122,13 @@ def _read_csv_strict(path: Path, *, header: bool, names: Sequence[str] | None) -
     else:
         read = pacsv.ReadOptions()
     try:
-        table = pacsv.read_csv(path, read_options=read, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        table = pacsv.read_csv(
+            path, read_options=read, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)
+        )
     except pa.ArrowInvalid as exc:
-        raise DataError(f"{path}: not a well-formed CSV ({exc}). The file may be truncated or hand-edited.") from None
+        raise DataError(
+            f"{path}: not a well-formed CSV ({exc}). The file may be truncated or hand-edited."
+        ) from None
     frame = table.to_pandas()
     if frame.columns.duplicated().any():
         dup = sorted(set(frame.columns[frame.columns.duplicated()]))
@@ -186,7 +192,8 @@ def _import_tensorboard():
         from tensorboard.util import tensor_util
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise ImportError(
-            'Reading TensorBoard event files needs the tensorboard package: pip install "scalinglaw[tensorboard]"'
+            "Reading TensorBoard event files needs the tensorboard package: "
+            'pip install "scalinglaw[tensorboard]"'
         ) from exc
     return RawEventFileLoader, event_pb2, tensor_util
 

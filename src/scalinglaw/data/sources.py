@@ -110,7 +110,7 @@ def sources_root(sources: str | os.PathLike[str] | None = None) -> Path | None:
 
 
 def cache_dir() -> Path:
-    """The cache directory: ``$SCALINGLAW_CACHE`` if set, else ``platformdirs.user_cache_dir("scalinglaw")``."""
+    """The cache directory: ``$SCALINGLAW_CACHE``, else ``platformdirs.user_cache_dir("scalinglaw")``."""
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()

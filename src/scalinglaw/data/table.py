@@ -14,7 +14,7 @@ step     Int64        optimizer step, when the source has a real one
 seed     Int64        training seed, when the source gives one
 metric   category     ``val_loss``, ``train_loss``, ``lambada_ppl_loss``, ``<task>/acc``, ...
 value    float64      the measurement, in ``unit``
-unit     category     ``nats`` for losses (ln), ``accuracy`` for fractions in [0, 1], or an explicit other unit
+unit     category     ``nats`` for losses (ln), ``accuracy`` for fractions in [0, 1], or another named unit
 arch     category     ``dec``, ``enc-dec``, ``moe`` or ``ssm``
 data     category     training corpus
 epochs   float64      passes over the unique training data at this checkpoint, when known
@@ -112,7 +112,9 @@ class BuildReport:
         )
 
     def to_json(self) -> str:
-        return json.dumps({"rows": self.rows, "drops": [asdict(d) for d in self.drops], "seconds": self.seconds})
+        return json.dumps(
+            {"rows": self.rows, "drops": [asdict(d) for d in self.drops], "seconds": self.seconds}
+        )
 
     @classmethod
     def from_json(cls, text: str) -> BuildReport:
@@ -175,23 +177,63 @@ def validate(frame: pd.DataFrame) -> None:
             raise DataError(f"column {col!r} has dtype {frame[col].dtype}, expected {dtype}")
     for col in COLUMNS:
         if col not in _NULLABLE:
-            _fail(frame, frame[col].isna().to_numpy(), f"missing value in column {col!r}", "Every row needs one.")
+            _fail(
+                frame,
+                frame[col].isna().to_numpy(),
+                f"missing value in column {col!r}",
+                "Every row needs one.",
+            )
     for col in ("n_params", "n_tokens", "flops"):
         v = frame[col].to_numpy()
-        _fail(frame, ~(np.isfinite(v) & (v > 0)), f"column {col!r} must be positive and finite", "Fix the adapter or drop the rows on purpose.")
-    _fail(frame, ~np.isfinite(frame["value"].to_numpy()), "column 'value' must be finite", "Drop or fix the rows.")
-    _fail(frame, ~frame["arch"].isin(ARCHS).to_numpy(), f"column 'arch' must be one of {ARCHS}", "Use a known architecture.")
+        _fail(
+            frame,
+            ~(np.isfinite(v) & (v > 0)),
+            f"column {col!r} must be positive and finite",
+            "Fix the adapter or drop the rows on purpose.",
+        )
+    _fail(
+        frame,
+        ~np.isfinite(frame["value"].to_numpy()),
+        "column 'value' must be finite",
+        "Drop or fix the rows.",
+    )
+    _fail(
+        frame,
+        ~frame["arch"].isin(ARCHS).to_numpy(),
+        f"column 'arch' must be one of {ARCHS}",
+        "Use a known architecture.",
+    )
     cats = frame["source"].cat.categories
     bad_cats = {c for c in cats if not _SOURCE_RE.match(str(c))}
-    _fail(frame, frame["source"].isin(bad_cats).to_numpy(), "column 'source' must read owner/repo@commit:path", "Use Context.label().")
+    _fail(
+        frame,
+        frame["source"].isin(bad_cats).to_numpy(),
+        "column 'source' must read owner/repo@commit:path",
+        "Use Context.label().",
+    )
     dup = frame.duplicated(["family", "model", "n_tokens", "metric"], keep=False).to_numpy()
-    _fail(frame, dup, "duplicate (family, model, n_tokens, metric)", "Aggregate or de-duplicate them in the adapter.")
+    _fail(
+        frame,
+        dup,
+        "duplicate (family, model, n_tokens, metric)",
+        "Aggregate or de-duplicate them in the adapter.",
+    )
     unit = frame["unit"].astype(str).to_numpy()
     value = frame["value"].to_numpy()
     lo, hi = NATS_RANGE
-    _fail(frame, (unit == NATS) & ((value < lo) | (value > hi)), f"loss in nats outside the plausible range {NATS_RANGE}", "Check the unit conversion (perplexity -> ln, log2 -> ln).")
+    _fail(
+        frame,
+        (unit == NATS) & ((value < lo) | (value > hi)),
+        f"loss in nats outside the plausible range {NATS_RANGE}",
+        "Check the unit conversion (perplexity -> ln, log2 -> ln).",
+    )
     frac = np.isin(unit, FRACTION_UNITS)
-    _fail(frame, frac & ((value < 0) | (value > 1)), "fraction (accuracy) outside [0, 1]", "Convert percentages and error rates.")
+    _fail(
+        frame,
+        frac & ((value < 0) | (value > 1)),
+        "fraction (accuracy) outside [0, 1]",
+        "Convert percentages and error rates.",
+    )
     _check_steps(frame)
 
 
@@ -202,7 +244,9 @@ def _check_steps(frame: pd.DataFrame) -> None:
     sub = frame.loc[has, ["family", "model", "step", "n_tokens", "source", "metric", "value"]]
     keys = ["family", "model", "step"]
     per_step = sub.groupby(keys, observed=True)["n_tokens"].transform("nunique").to_numpy()
-    _fail(sub, per_step > 1, "one step of a run maps to several token counts", "Check the tokens-per-step rule.")
+    _fail(
+        sub, per_step > 1, "one step of a run maps to several token counts", "Check the tokens-per-step rule."
+    )
     uniq = sub.drop_duplicates(keys).sort_values(keys)
     same_run = (uniq["family"].to_numpy()[1:] == uniq["family"].to_numpy()[:-1]) & (
         uniq["model"].to_numpy()[1:] == uniq["model"].to_numpy()[:-1]
@@ -271,7 +315,7 @@ def build_dataset(
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    table = pd.concat([f.astype({c: "str" for c in _STRINGS}) for f in frames], ignore_index=True)
+    table = pd.concat([f.astype(dict.fromkeys(_STRINGS, "str")) for f in frames], ignore_index=True)
     for col in _STRINGS:
         table[col] = table[col].astype("category")
     return table
@@ -388,7 +432,8 @@ def _family(name: str) -> Family:
     close = difflib.get_close_matches(lowered, list(FAMILIES), n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise DataError(
-        f"unknown family {name!r}.{hint} Known families: {', '.join(FAMILIES)} (see `scalinglaw data families`)."
+        f"unknown family {name!r}.{hint} Known families: {', '.join(FAMILIES)} "
+        "(see `scalinglaw data families`)."
     )
 
 

@@ -6,10 +6,32 @@
 
 from __future__ import annotations
 
-from scalinglaw.data.families import chinchilla, datablations, gpt3, llm360, olmo, opt, overtrain, pythia, small, t5_pile
+from scalinglaw.data.families import (
+    chinchilla,
+    datablations,
+    gpt3,
+    llm360,
+    olmo,
+    opt,
+    overtrain,
+    pythia,
+    small,
+    t5_pile,
+)
 from scalinglaw.data.families._base import ACCURACY, ARCHS, NATS, Adapter, Built, Context, Drop, Family
 
-__all__ = ["ACCURACY", "ADAPTERS", "ARCHS", "FAMILIES", "NATS", "Adapter", "Built", "Context", "Drop", "Family"]
+__all__ = [
+    "ACCURACY",
+    "ADAPTERS",
+    "ARCHS",
+    "FAMILIES",
+    "NATS",
+    "Adapter",
+    "Built",
+    "Context",
+    "Drop",
+    "Family",
+]
 
 ADAPTERS: tuple[Adapter, ...] = (
     gpt3.ADAPTER,

@@ -20,7 +20,8 @@ Fixed here:
   are 6ND.
 - ``epochs`` is the number of passes over the unique data at that checkpoint, ``n_tokens / tokens_per_epoch``.
 - Code runs: the column ``Seed`` (1 or 2) is not a seed. Both values share one TensorBoard run per code
-  fraction, and Seed 2 losses (0.55-0.96) are those of code while Seed 1 losses (2.5-3.6) are C4-like. The paper
+  fraction, and Seed 2 losses (0.55-0.96) are those of code while Seed 1 losses (2.5-3.6) are C4-like.
+  The paper
   read them as two losses and averaged them into NaN; here Seed 1 is ``val_loss`` (C4) and Seed 2 is
   ``code_val_loss`` of the same model.
 """
@@ -43,7 +44,7 @@ EPOCHS = (1, 2, 3, 4, 5, 7, 14, 44)
 #: Code runs: the ``Seed`` value of the C4 loss and of the code loss (see the module docstring).
 CODE_SEED_C4, CODE_SEED_PYTHON = 1, 2
 
-FAMILIES = tuple(
+_SCALED = tuple(
     Family(
         f"gpt2-{data}-{ep}",
         f"GPT2-{data}-{ep}",
@@ -54,7 +55,9 @@ FAMILIES = tuple(
     )
     for data in ("c4", "oscar")
     for ep in EPOCHS
-) + (
+)
+FAMILIES = (
+    *_SCALED,
     Family(
         "gpt2-c4-contour",
         None,
@@ -87,7 +90,13 @@ def _main(ctx: Context) -> pd.DataFrame:
     family = "gpt2-" + raw["data"] + "-" + raw["epochs"].astype(str)
     return rows(
         family=family,
-        model="datablations-" + raw["num_params"].str.lower() + "-" + raw["data"] + "-" + raw["epochs"].astype(str) + "x",
+        model="datablations-"
+        + raw["num_params"].str.lower()
+        + "-"
+        + raw["data"]
+        + "-"
+        + raw["epochs"].astype(str)
+        + "x",
         n_params=size,
         n_tokens=tokens,
         metric="val_loss",
@@ -105,7 +114,9 @@ def _contour(ctx: Context) -> pd.DataFrame:
     raw = read_table(path, required=["epochs", "token_num", "openLM_loss", "num_params", "model_args"])
     names = raw["model_args"].str.extract(r"'name':\s*'([^']+)'")[0]
     if names.isna().any():
-        raise DataError(f"{path}: column 'model_args' lacks a run name on rows {list(np.flatnonzero(names.isna()))[:8]}")
+        raise DataError(
+            f"{path}: column 'model_args' lacks a run name on rows {list(np.flatnonzero(names.isna()))[:8]}"
+        )
     return rows(
         family="gpt2-c4-contour",
         model="datablations-contour-" + names,
@@ -126,7 +137,9 @@ def _code(ctx: Context) -> pd.DataFrame:
     raw = read_table(path, required=["epochs", "token_num", "loss", "num_params", "Seed"])
     seeds = set(raw["Seed"])
     if seeds != {CODE_SEED_C4, CODE_SEED_PYTHON}:
-        raise DataError(f"{path}: column 'Seed' should hold {CODE_SEED_C4} and {CODE_SEED_PYTHON}, found {seeds}")
+        raise DataError(
+            f"{path}: column 'Seed' should hold {CODE_SEED_C4} and {CODE_SEED_PYTHON}, found {seeds}"
+        )
     pct = raw["epochs"].astype(int).astype(str)  # this file's 'epochs' column is the % of code
     return rows(
         family="gpt2-c4-code",

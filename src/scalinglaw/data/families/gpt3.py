@@ -24,7 +24,6 @@ import zipfile
 from xml.etree import ElementTree
 
 import numpy as np
-import pandas as pd
 
 from scalinglaw.data.families._base import NATS, Adapter, Built, Context, Drop, Family, parse_size, rows
 from scalinglaw.data.readers import read_table
@@ -98,12 +97,19 @@ def build(ctx: Context) -> Built:
         raise DataError(f"{path}: column 'model' has names without metadata: {unknown}")
     both = raw["train_loss"].notna() & raw["val_loss"].notna()
     if both.any():
-        raise DataError(f"{path}: rows {list(np.flatnonzero(both))[:8]} carry both losses; expected one per row")
+        raise DataError(
+            f"{path}: rows {list(np.flatnonzero(both))[:8]} carry both losses; expected one per row"
+        )
     long = raw.melt(id_vars=["model", "step"], value_vars=["train_loss", "val_loss"], var_name="metric")
     long = long[long["value"].notna()]
     merged = long.groupby(["model", "step", "metric"], as_index=False, sort=True)["value"].mean()
     drops = [
-        Drop("gpt3", ctx.label(REPO, CURVES), len(long) - len(merged), "digitised points at an equal x averaged")
+        Drop(
+            "gpt3",
+            ctx.label(REPO, CURVES),
+            len(long) - len(merged),
+            "digitised points at an equal x averaged",
+        )
     ]
     names = merged["model"].map(lambda m: "gpt3-" + re.sub(r"\s+", "-", m))
     frame = rows(

@@ -48,8 +48,24 @@ MAMBA_PATH = "aggregated_eval/llm360Mamba3B.csv"
 
 FAMILIES = (
     Family("k2", None, "train_loss", "dec", "llm360-k2", scaled=False, note="LLM360 K2-65B, 1.4T tokens"),
-    Family("amber", None, "val_loss", "dec", "llm360-amber", scaled=False, note="LLM360 Amber-7B, Pile-domain losses"),
-    Family("llm360-mamba", "llm360Mamba", "train_loss", "ssm", "unknown", scaled=False, note="3B Mamba, 500B tokens"),
+    Family(
+        "amber",
+        None,
+        "val_loss",
+        "dec",
+        "llm360-amber",
+        scaled=False,
+        note="LLM360 Amber-7B, Pile-domain losses",
+    ),
+    Family(
+        "llm360-mamba",
+        "llm360Mamba",
+        "train_loss",
+        "ssm",
+        "unknown",
+        scaled=False,
+        note="3B Mamba, 500B tokens",
+    ),
 )
 
 
@@ -66,7 +82,9 @@ def _k2(ctx: Context) -> Built:
         evals = long["metric"].str.startswith("k2 eval - ")
         side = ~(train | evals)
         if side.any():
-            drops.append(Drop("k2", label, int(side.sum()), "side runs (training spikes, eval spike, ministage)"))
+            drops.append(
+                Drop("k2", label, int(side.sum()), "side runs (training spikes, eval spike, ministage)")
+            )
         for mask, is_train in ((train, True), (evals, False)):
             part = long[mask]
             if part.empty:
@@ -109,7 +127,9 @@ def _amber(ctx: Context) -> Built:
             )
         )
     long = pd.concat(frames, ignore_index=True)
-    domains = long[long["metric"].str.startswith("val_loss/") & (long["metric"] != "val_loss/average_per_doc")]
+    domains = long[
+        long["metric"].str.startswith("val_loss/") & (long["metric"] != "val_loss/average_per_doc")
+    ]
     wide = domains.pivot_table(index="step", columns="metric", values="value", aggfunc="first")
     mean = wide.mean(axis=1, skipna=False).dropna()
     avg = pd.DataFrame(

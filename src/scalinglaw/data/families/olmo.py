@@ -27,7 +27,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scalinglaw.data.families._base import ACCURACY, NATS, Adapter, Built, Context, Drop, Family, parse_size, rows
+from scalinglaw.data.families._base import (
+    ACCURACY,
+    NATS,
+    Adapter,
+    Built,
+    Context,
+    Drop,
+    Family,
+    parse_size,
+    rows,
+)
 from scalinglaw.data.readers import read_table
 from scalinglaw.exceptions import DataError
 
@@ -54,7 +64,7 @@ _FAMILY_OF = {"OLMo-1B": "olmo", "OLMo-7B": "olmo", "OLMo-7B-Twin-2T": "olmo-7b-
 
 
 def _metric_name(column: str) -> str | None:
-    """Long-table metric for a CrossEntropyLoss column, e.g. 'v2-small-gab-validation/...' -> 'val_loss/gab'."""
+    """Metric name of a CrossEntropyLoss column: 'v2-small-gab-validation/...' -> 'val_loss/gab'."""
     base = column.split("/")[0].removesuffix("-validation")
     if base.startswith("v3-small-"):
         return "val_loss/v3-small/" + base.removeprefix("v3-small-")
@@ -72,7 +82,9 @@ def build(ctx: Context) -> Built:
     stated = raw["checkpoint"].str.extract(r"tokens(\d+)B")[0].astype(float) * 1e9
     off = np.flatnonzero(stated.notna() & (np.abs(stated - tokens) > 1e9))
     if off.size:
-        raise DataError(f"{path}: step x {TOKENS_PER_STEP} disagrees with the checkpoint revision on rows {list(off[:8])}")
+        raise DataError(
+            f"{path}: step x {TOKENS_PER_STEP} disagrees with the checkpoint revision on rows {list(off[:8])}"
+        )
 
     ce_cols = [c for c in raw.columns if c.endswith("CrossEntropyLoss")]
     acc_cols = [c for c in raw.columns if c.startswith("downstream/")]

@@ -51,7 +51,14 @@ FINAL_TOKENS = 300e9
 DATA = "opt-corpus"
 
 FAMILIES = (
-    Family("opt", "OPT", "val_loss", "dec", DATA, note="OPT 125M-175B trajectories (Xia et al. 2023) + final evals"),
+    Family(
+        "opt",
+        "OPT",
+        "val_loss",
+        "dec",
+        DATA,
+        note="OPT 125M-175B trajectories (Xia et al. 2023) + final evals",
+    ),
 )
 
 
@@ -132,7 +139,6 @@ def build(ctx: Context) -> Built:
             )
         )
     return Built(pd.concat(frames, ignore_index=True))
-
 
 
 ADAPTER = Adapter("opt", FAMILIES, build)

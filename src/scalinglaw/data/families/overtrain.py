@@ -32,7 +32,11 @@ from scalinglaw.data.sources import registry
 from scalinglaw.exceptions import DataError
 
 REPO = "mlfoundations/scaling"
-DATASETS = {"c4_original": "overtrain-c4", "rpj": "overtrain-redpajama", "rw_original": "overtrain-refinedweb"}
+DATASETS = {
+    "c4_original": "overtrain-c4",
+    "rpj": "overtrain-redpajama",
+    "rw_original": "overtrain-refinedweb",
+}
 DATA = {"c4_original": "c4", "rpj": "redpajama", "rw_original": "refinedweb"}
 PAPER = {"c4_original": "overtrain-C4", "rpj": "overtrain-RedPajama", "rw_original": "overtrain-RefinedWeb"}
 

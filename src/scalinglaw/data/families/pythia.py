@@ -20,7 +20,8 @@ Decisions / fixes:
   had no loss and were never fitted).
 - ``n_tokens = step * tokens per step``: 2,097,152 (1024 x 2048) for the standard runs, 262,144 /
   524,288 / 1,048,576 for the 0.25M / 0.5M / 1M-token batch-size variants. Step-0 files (no tokens) are
-  dropped and counted; the v0 160M, 410M and 1.4B runs used 4M-token batches (71,500 steps); when a checkpoint was evaluated twice, the later file (by name) is kept and the
+  dropped and counted; the v0 160M, 410M and 1.4B runs used 4M-token batches (71,500 steps); when a
+  checkpoint was evaluated twice, the later file (by name) is kept and the
   superseded rows are counted.
 - Exact parameter counts from the Pythia paper (v0 models share the v1 architectures).
 - Winobias-only evaluations (``evals/bias-evals``, ``evals/pythia-v0/winobias``) are not included.
@@ -71,9 +72,23 @@ BLOOM_TOKENS = 341e9
 _LAMBADA = "lambada_ppl_loss"
 FAMILIES = (
     Family("pythia", "pythia", _LAMBADA, "dec", "pile", note="Pythia v1, 70M-12B, Pile"),
-    Family("pythia-deduped", "pythia-deduped", _LAMBADA, "dec", "pile-deduped", note="Pythia v1 on the deduplicated Pile"),
+    Family(
+        "pythia-deduped",
+        "pythia-deduped",
+        _LAMBADA,
+        "dec",
+        "pile-deduped",
+        note="Pythia v1 on the deduplicated Pile",
+    ),
     Family("pythia-v0", "pythia-v0", _LAMBADA, "dec", "pile", note="Pythia v0 (before the v1 fixes)"),
-    Family("pythia-deduped-v0", "pythia-deduped-v0", _LAMBADA, "dec", "pile-deduped", note="Pythia v0, deduplicated Pile"),
+    Family(
+        "pythia-deduped-v0",
+        "pythia-deduped-v0",
+        _LAMBADA,
+        "dec",
+        "pile-deduped",
+        note="Pythia v0, deduplicated Pile",
+    ),
     Family(
         "pythia-intervention-deduped",
         "pythia-intervention-deduped",
@@ -109,7 +124,9 @@ FAMILIES = (
         scaled=False,
         note="70M/160M/410M/1B/1.4B with 0.25M-1M token batches (one variant per size)",
     ),
-    Family("bloom", None, _LAMBADA, "dec", "roots", kind="final points", note="BLOOM 560M-7.1B, final models"),
+    Family(
+        "bloom", None, _LAMBADA, "dec", "roots", kind="final points", note="BLOOM 560M-7.1B, final models"
+    ),
 )
 
 _STEP = re.compile(r"step(\d+)")
@@ -146,7 +163,10 @@ def _classify(path: str) -> tuple[str, str, str, float] | None:
 
 
 def build(ctx: Context) -> Built:
-    cols: dict[str, list] = {k: [] for k in ("family", "model", "n_params", "n_tokens", "step", "metric", "value", "unit", "source")}
+    cols: dict[str, list] = {
+        k: []
+        for k in ("family", "model", "n_params", "n_tokens", "step", "metric", "value", "unit", "source")
+    }
     drops: list[Drop] = []
     seen: dict[tuple[str, int, int], int] = {}  # (model, step, shots) -> index in `files`
     files = []
@@ -176,7 +196,9 @@ def build(ctx: Context) -> Built:
         key = (model, step, shots)
         if key in seen:
             old = files[seen[key]]
-            drops.append(Drop(family, ctx.label(REPO, old[0]), old[-1], "superseded re-evaluation of a checkpoint"))
+            drops.append(
+                Drop(family, ctx.label(REPO, old[0]), old[-1], "superseded re-evaluation of a checkpoint")
+            )
             files[seen[key]] = None
         seen[key] = len(files)
         files.append((path, family, model, size, per_step, step, shots, res, len(res)))

@@ -8,7 +8,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scalinglaw.data.families._base import ACCURACY, NATS, Adapter, Built, Context, Drop, Family, parse_size, rows
+from scalinglaw.data.families._base import (
+    ACCURACY,
+    NATS,
+    Adapter,
+    Built,
+    Context,
+    Drop,
+    Family,
+    parse_size,
+    rows,
+)
 from scalinglaw.data.readers import read_table
 from scalinglaw.exceptions import DataError
 
@@ -17,7 +27,14 @@ COLPRET = "IBM/ColPret"
 # ----------------------------------------------------------------------------------------------------------
 REDPAJAMA_FILES = {"2.4b": "raw_data/redPajama/2.4B.csv", "6.7b": "raw_data/redPajama/6.7B.csv"}
 REDPAJAMA = (
-    Family("redpajama-incite", "redPajama", "train_loss", "dec", "redpajama", note="RedPajama-INCITE 2.4B/6.7B (digitised)"),
+    Family(
+        "redpajama-incite",
+        "redPajama",
+        "train_loss",
+        "dec",
+        "redpajama",
+        note="RedPajama-INCITE 2.4B/6.7B (digitised)",
+    ),
 )
 
 
@@ -52,7 +69,15 @@ def build_redpajama(ctx: Context) -> Built:
 BIMIX_PARAMS = 280e6
 BIMIX_TOKENS_PER_STEP = 512 * 1024
 BIMIX = (
-    Family("bimix-pile", "(one set per mixture)", "val_loss", "dec", "pile", scaled=False, note="280M, 6 data mixtures of the Pile"),
+    Family(
+        "bimix-pile",
+        "(one set per mixture)",
+        "val_loss",
+        "dec",
+        "pile",
+        scaled=False,
+        note="280M, 6 data mixtures of the Pile",
+    ),
     Family(
         "bimix-slimpajama",
         "(one set per mixture)",
@@ -85,7 +110,9 @@ def build_bimix(ctx: Context) -> Built:
         for mix, table in mixes.items():
             domains = [c for c in table.columns if c not in ("global_step", "avg")]
             if not np.allclose(table[domains].mean(axis=1), table["avg"], rtol=1e-9):
-                raise DataError(f"{path}: mixture {mix!r}: column 'avg' is not the mean of the domain columns")
+                raise DataError(
+                    f"{path}: mixture {mix!r}: column 'avg' is not the mean of the domain columns"
+                )
             long = table.rename(columns={"avg": "val_loss", **{d: f"val_loss/{d}" for d in domains}}).melt(
                 id_vars="global_step", var_name="metric"
             )
@@ -138,7 +165,14 @@ def build_moduleformer(ctx: Context) -> Built:
     # The last row of each run names its data set where the token count belongs: the finished model,
     # at an unstated token count. Those rows are dropped (counted).
     unstated = ~raw["tokens_seen"].astype(str).str.fullmatch(r"[\d.]+[BM]")
-    drops = [Drop("moduleformer", ctx.label(COLPRET, rel), int(unstated.sum()), "final-model rows without a token count")]
+    drops = [
+        Drop(
+            "moduleformer",
+            ctx.label(COLPRET, rel),
+            int(unstated.sum()),
+            "final-model rows without a token count",
+        )
+    ]
     raw = raw[~unstated]
     long = raw.melt(id_vars=ident, var_name="column").dropna(subset=["value"])
     col = long["column"]
@@ -155,11 +189,17 @@ def build_moduleformer(ctx: Context) -> Built:
     unit = np.select([is_ppl, kind == "bpb"], [NATS, "bits_per_byte"], default=ACCURACY)
     n_params = long["Params"].map(parse_size).to_numpy(float)
     n_tokens = long["tokens_seen"].map(parse_size).to_numpy(float)
-    active = long["Effective Params"].map(lambda s: parse_size(s) if isinstance(s, str) else np.nan).to_numpy(float)
+    active = (
+        long["Effective Params"]
+        .map(lambda s: parse_size(s) if isinstance(s, str) else np.nan)
+        .to_numpy(float)
+    )
     frame = rows(
         family="moduleformer",
         # ST-k2 was trained twice (Pile with the GPT-2 tokenizer, "IBM Pile" with CodeGen's)
-        model="moduleformer-" + long["Model"].str.lower() + np.where(long["data"] == "IBM Pile", "-ibm-pile", ""),
+        model="moduleformer-"
+        + long["Model"].str.lower()
+        + np.where(long["data"] == "IBM Pile", "-ibm-pile", ""),
         n_params=n_params,
         n_tokens=n_tokens,
         flops=6.0 * active * n_tokens,
@@ -199,12 +239,24 @@ def build_gzip(ctx: Context) -> Built:
     kept (the lists carry no token positions); one family per dataset (gzip ratio), one model per run.
     """
     rel = GZIP_PATH
-    raw = read_table(ctx.path(COLPRET, rel), required=["dataset_name", "token_ct", "model_size", "valid_loss", "train_loss"])
+    raw = read_table(
+        ctx.path(COLPRET, rel),
+        required=["dataset_name", "token_ct", "model_size", "valid_loss", "train_loss"],
+    )
     level = raw["dataset_name"].str.extract(r"gzipscale-([\d.]+)-")[0]
     if level.isna().any() or not set(level) <= set(GZIP_LEVELS):
-        raise DataError(f"{ctx.path(COLPRET, rel)}: unexpected dataset names {sorted(set(raw['dataset_name']))}")
+        raise DataError(
+            f"{ctx.path(COLPRET, rel)}: unexpected dataset names {sorted(set(raw['dataset_name']))}"
+        )
     fam = "gzip-" + level
-    model = fam + "-" + (raw["model_size"] / 1e6).round(1).astype(str) + "m-" + raw["token_ct"].astype(str) + "tok"
+    model = (
+        fam
+        + "-"
+        + (raw["model_size"] / 1e6).round(1).astype(str)
+        + "m-"
+        + raw["token_ct"].astype(str)
+        + "tok"
+    )
     frames = []
     for metric, col in (("val_loss", "valid_loss"), ("train_loss", "train_loss")):
         frames.append(
@@ -260,8 +312,12 @@ def build_revisiting(ctx: Context) -> Built:
     dedup = raw.drop_duplicates(["Domain", "Task", "Model", "Seen Examples", "Loss"])
     conflicts = dedup.duplicated(["Domain", "Task", "Model", "Seen Examples"], keep=False)
     if conflicts.any():
-        raise DataError(f"{path}: rows {list(np.flatnonzero(conflicts))[:8]} give different losses for one point")
-    drops = [Drop("revisiting-lm", label, len(raw) - len(dedup), "exact duplicate rows (each point appears 4x)")]
+        raise DataError(
+            f"{path}: rows {list(np.flatnonzero(conflicts))[:8]} give different losses for one point"
+        )
+    drops = [
+        Drop("revisiting-lm", label, len(raw) - len(dedup), "exact duplicate rows (each point appears 4x)")
+    ]
     nmt = dedup["Domain"] == "NMT"
     drops.append(Drop("revisiting-lm", label, int(nmt.sum()), "NMT rows: no parameter count in the source"))
     lm = dedup[dedup["Domain"] == "LM"]

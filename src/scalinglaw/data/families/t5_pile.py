@@ -10,7 +10,8 @@ Units and the metric (a decision, see docs/collection.md):
   ``pile_r_denoiser`` validation task (``inference_eval/*-metrics.jsonl``). It is **not a per-token
   perplexity**: the per-target-token validation cross-entropy logged in ``training_eval`` as
   ``cross_ent_loss_per_all_target_tokens`` (0.60-0.90 nats at the end; 10.9 at step 0 ~ ln 32k) is about
-  18 times ``ln(val_perplexity)`` at every checkpoint. So the table stores ``seqio_val_loss = ln(val_perplexity)``
+  18 times ``ln(val_perplexity)`` at every checkpoint. So the table stores
+  ``seqio_val_loss = ln(val_perplexity)``
   with the explicit unit ``seqio_log_ppl`` (a natural log, of an unknown normalisation), not ``nats``.
   It is the family's default metric because it is what the paper fitted (as log2; relative errors are
   the same), and it is proportional to the per-token loss within ~2%.
@@ -92,7 +93,9 @@ def raw_eval_loss(*, sources=None) -> pd.DataFrame:
     for size in SIZES:
         prefix = f"raw_data/t5_pile/{size}/training_eval/pile_r_denoiser/"
         files = sorted(p for (repo, p) in registry() if repo == REPO and p.startswith(prefix))
-        frames = [read_tensorboard(ctx.path(REPO, f), tags=["cross_ent_loss_per_all_target_tokens"]) for f in files]
+        frames = [
+            read_tensorboard(ctx.path(REPO, f), tags=["cross_ent_loss_per_all_target_tokens"]) for f in files
+        ]
         ev = pd.concat(frames, ignore_index=True).drop_duplicates("step", keep="last").sort_values("step")
         out.append(
             pd.DataFrame(
