@@ -34,7 +34,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     """Fit, evaluate and reproduce scaling laws of language models."""
 
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:  # pragma: no cover - the console-script entry point
     sys.exit(main())
+
 
 from scalinglaw.cli import data as _data  # noqa: E402
 
