@@ -1,0 +1,160 @@
+"""Many fits' points in one set of flat arrays, so that every solver step runs on all fits at once.
+
+Points are sorted by (fit, x1, x2). A *segment* is the run of points of one fit that share one value of
+x1 (one model size): the x1 term of a separable law is evaluated once per segment, not once per point,
+which is most of the saving when a family has a handful of sizes and thousands of checkpoints.
+Losses are centred per fit (the constant E absorbs the mean) and so are logs (``l1 = ln x1 - ref1``,
+``l2 = ln x2 - ref2``, refs = weighted mean logs), so the bases (x / e^ref)^-exponent are O(1): the
+solver's internal coefficients are c1 = A e^(-alpha ref1) and c2 = B e^(-beta ref2), which removes most
+of the A-alpha and B-beta correlation that makes the raw form ill-conditioned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Flat:
+    """Points of K fits, concatenated.
+
+    Shapes: T points, S segments, K fits. ``seg_start`` / ``fit_start`` index the first point of each
+    segment / fit; ``fit_seg`` indexes each fit's first segment.
+    """
+
+    l2: np.ndarray  #: (T,) centred ln x2
+    y: np.ndarray  #: (T,) loss minus its weighted mean over the fit (keeps sums of squares small and exact)
+    w: np.ndarray  #: (T,) weight in the objective
+    point_fit: np.ndarray  #: (T,) fit of each point
+    seg_start: np.ndarray  #: (S,)
+    seg_l1: np.ndarray  #: (S,) centred ln x1 of each segment
+    seg_fit: np.ndarray  #: (S,)
+    fit_start: np.ndarray  #: (K,)
+    fit_seg: np.ndarray  #: (K,)
+    ref1: np.ndarray  #: (K,)
+    ref2: np.ndarray  #: (K,)
+    ymean: np.ndarray  #: (K,) weighted mean loss, subtracted from ``y``
+
+    @property
+    def n_fits(self) -> int:
+        return len(self.ref1)
+
+    @property
+    def point_l1(self) -> np.ndarray:
+        """(T,) centred ln x1 of each point."""
+        return np.repeat(self.seg_l1, np.diff(np.append(self.seg_start, len(self.y))))
+
+    def seg_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum per segment along the last axis: (..., T) -> (..., S)."""
+        return np.add.reduceat(values, self.seg_start, axis=-1)
+
+    def fit_sum_of_segments(self, values: np.ndarray) -> np.ndarray:
+        """Sum per fit of per-segment values: (..., S) -> (..., K)."""
+        return np.add.reduceat(values, self.fit_seg, axis=-1)
+
+    def fit_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum per fit of per-point values: (..., T) -> (..., K)."""
+        return np.add.reduceat(values, self.fit_start, axis=-1)
+
+    def segment_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(K, S_max) segment indices of each fit, padded, and the mask of real entries."""
+        counts = np.diff(np.append(self.fit_seg, len(self.seg_start)))
+        width = int(counts.max())
+        offsets = np.arange(width)
+        mask = offsets[None, :] < counts[:, None]
+        index = np.where(mask, self.fit_seg[:, None] + offsets[None, :], 0)
+        return index, mask
+
+    def segments_of(self, fits: np.ndarray) -> np.ndarray:
+        """Indices of the segments of the fits listed, in that order."""
+        return _ranges(self.fit_seg[fits], np.append(self.fit_seg[1:], len(self.seg_start))[fits])
+
+    def points_of(self, fits: np.ndarray) -> np.ndarray:
+        """Indices of the points of the fits listed, in that order."""
+        return _ranges(self.fit_start[fits], np.append(self.fit_start[1:], len(self.y))[fits])
+
+    def take(self, fits: np.ndarray) -> Flat:
+        """The same points for the fits listed (repeats allowed): one copy per entry."""
+        fits = np.asarray(fits, dtype=np.int64)
+        seg_idx, pt_idx = self.segments_of(fits), self.points_of(fits)
+        n_seg = np.append(self.fit_seg[1:], len(self.seg_start))[fits] - self.fit_seg[fits]
+        n_pts = np.append(self.fit_start[1:], len(self.y))[fits] - self.fit_start[fits]
+        fit_start = np.concatenate([[0], np.cumsum(n_pts)[:-1]])
+        seg_fit = np.repeat(np.arange(len(fits)), n_seg)
+        offset_in_fit = self.seg_start[seg_idx] - self.fit_start[self.seg_fit[seg_idx]]
+        return Flat(
+            l2=self.l2[pt_idx],
+            y=self.y[pt_idx],
+            w=self.w[pt_idx],
+            point_fit=np.repeat(np.arange(len(fits)), n_pts),
+            seg_start=fit_start[seg_fit] + offset_in_fit,
+            seg_l1=self.seg_l1[seg_idx],
+            seg_fit=seg_fit,
+            fit_start=fit_start,
+            fit_seg=np.concatenate([[0], np.cumsum(n_seg)[:-1]]),
+            ref1=self.ref1[fits],
+            ref2=self.ref2[fits],
+            ymean=self.ymean[fits],
+        )
+
+    def with_weights(self, w: np.ndarray) -> Flat:
+        """The same points with other objective weights."""
+        return Flat(**{**self.__dict__, "w": w})
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(start, end) for each pair, without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return offsets + np.arange(total)
+
+
+def flatten(
+    x1: Sequence[np.ndarray], x2: Sequence[np.ndarray], y: Sequence[np.ndarray], w: Sequence[np.ndarray]
+) -> Flat:
+    """Build a :class:`Flat` from per-fit arrays (each fit must have at least one point with w > 0)."""
+    l2s, ys, ws, fits, seg_starts, seg_l1s, seg_fits = [], [], [], [], [], [], []
+    ref1 = np.empty(len(x1))
+    ref2 = np.empty(len(x1))
+    ymean = np.empty(len(x1))
+    fit_start = np.empty(len(x1), dtype=np.int64)
+    fit_seg = np.empty(len(x1), dtype=np.int64)
+    n_pts = n_seg = 0
+    for k, (a, b, yk, wk) in enumerate(zip(x1, x2, y, w, strict=True)):
+        order = np.lexsort((b, a))
+        la, lb = np.log(a[order]), np.log(b[order])
+        wk = wk[order]
+        ref1[k] = np.dot(wk, la) / wk.sum()
+        ref2[k] = np.dot(wk, lb) / wk.sum()
+        ymean[k] = np.dot(wk, yk[order]) / wk.sum()
+        first = np.flatnonzero(np.r_[True, la[1:] != la[:-1]])
+        fit_start[k], fit_seg[k] = n_pts, n_seg
+        seg_starts.append(first + n_pts)
+        seg_l1s.append(la[first] - ref1[k])
+        seg_fits.append(np.full(len(first), k))
+        l2s.append(lb - ref2[k])
+        ys.append(yk[order] - ymean[k])
+        ws.append(wk)
+        fits.append(np.full(len(order), k))
+        n_pts += len(order)
+        n_seg += len(first)
+    return Flat(
+        l2=np.concatenate(l2s),
+        y=np.concatenate(ys),
+        w=np.concatenate(ws),
+        point_fit=np.concatenate(fits),
+        seg_start=np.concatenate(seg_starts),
+        seg_l1=np.concatenate(seg_l1s),
+        seg_fit=np.concatenate(seg_fits),
+        fit_start=fit_start,
+        fit_seg=fit_seg,
+        ref1=ref1,
+        ref2=ref2,
+        ymean=ymean,
+    )

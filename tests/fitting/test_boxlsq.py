@@ -1,0 +1,45 @@
+"""The vectorised bound-constrained 3x3 least squares agrees with SciPy's lsq_linear."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import lsq_linear
+
+from scalinglaw.fitting._boxlsq import box_lsq
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    with_upper=st.booleans(),
+    held=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+)
+def test_matches_lsq_linear(seed, with_upper, held):
+    rng = np.random.default_rng(seed)
+    n = 40
+    X = np.column_stack(
+        [np.ones(n), rng.uniform(0.2, 3, n) ** rng.uniform(-1.5, 1.5), rng.uniform(0.2, 3, n)]
+    )
+    y = X @ rng.normal(0.5, 1.0, 3) + rng.normal(0, 0.1, n)
+    lo = np.zeros(3)
+    hi = np.full(3, 0.8 if with_upper else np.inf)
+    held_values = rng.uniform(0, 0.5, 3)
+    lo = np.where(held, held_values, lo)
+    hi = np.where(held, held_values, hi)
+    G, b, yy = X.T @ X, X.T @ y, y @ y
+    q, c, interior = box_lsq(G[None], b[None], np.array([yy]), lo[None], hi[None], held)
+    free = ~np.array(held)
+    r = y - X[:, ~free] @ held_values[~free]
+    if free.any():
+        ref = lsq_linear(X[:, free], r, bounds=(lo[free], hi[free]), tol=1e-14, method="bvls").x
+        full = held_values.copy()
+        full[free] = ref
+    else:
+        full = held_values
+    ref_q = np.sum((y - X @ full) ** 2)
+    assert q[0] <= ref_q + 1e-9 * (1 + ref_q)
+    assert abs(np.sum((y - X @ c[0]) ** 2) - q[0]) <= 1e-8 * (1 + q[0]), "q must be the objective at c"
+    assert np.all(c[0] >= lo - 1e-12) and np.all(c[0] <= hi + 1e-12)
+    assert not interior[0][np.array(held)].any()

@@ -1,0 +1,75 @@
+"""Fit values: determinism, batching, serialisation, reports."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import scalinglaw as sl
+from scalinglaw.fitting import Fit
+
+
+@pytest.fixture(scope="module")
+def families():
+    return [sl.simulate.family(seed=s, sizes=(1e8, 3e8, 1e9, 3e9)[: 2 + s % 3]) for s in range(6)]
+
+
+@pytest.mark.parametrize("objective", ["lsq", "huber_log"])
+def test_same_input_same_bits(families, objective):
+    a = sl.fit_many(families, objective=objective)
+    b = sl.fit_many(families, objective=objective)
+    for x, y in zip(a, b, strict=True):
+        assert x.params == y.params and x.value == y.value
+
+
+@pytest.mark.parametrize("objective", ["lsq", "huber_log"])
+def test_fit_many_agrees_with_fit(families, objective):
+    batch = sl.fit_many(families, objective=objective)
+    for runs, f in zip(families, batch, strict=True):
+        one = sl.fit(runs, objective=objective)
+        assert f.value == pytest.approx(one.value, rel=1e-10)
+        assert float(f.predict(1e10, 2e11)) == pytest.approx(float(one.predict(1e10, 2e11)), rel=1e-6)
+
+
+def test_row_order_does_not_matter(families):
+    runs = families[3]
+    shuffled = runs.sample(frac=1.0, random_state=0)
+    assert sl.fit(shuffled).value == pytest.approx(sl.fit(runs).value, rel=1e-12)
+
+
+def test_reported_value_is_the_objective_at_the_parameters(families):
+    fit = sl.fit(families[2], objective="huber_log")
+    runs = families[2]
+    pred = fit.predict(runs.n_params.to_numpy(), runs.n_tokens.to_numpy())
+    r = np.log(pred) - np.log(runs.loss.to_numpy())
+    huber = np.where(np.abs(r) <= 1e-3, 0.5 * r**2, 1e-3 * (np.abs(r) - 0.5e-3))
+    assert fit.value == pytest.approx(huber.sum(), rel=1e-12)
+
+
+def test_round_trip_through_json(families):
+    fit = sl.fit(families[1], fixed={"alpha": 0.3})
+    back = Fit.from_dict(json.loads(json.dumps(fit.to_dict())))
+    assert back.params == fit.params
+    assert back.law.fixed == {"alpha": 0.3}
+    assert float(back.predict(7e9, 1e12)) == float(fit.predict(7e9, 1e12))
+
+
+def test_summary_has_fixed_sections(families):
+    text = sl.fit(families[0], fixed={"alpha": 0.3}).summary()
+    for section in ("Law", "Objective", "Status", "Solver", "Parameters"):
+        assert section in text
+    assert "fixed" in text and "alpha" in text
+
+
+def test_params_are_read_only(families):
+    fit = sl.fit(families[0])
+    with pytest.raises(TypeError):
+        fit.params["E"] = 1.0  # type: ignore[index]
+
+
+def test_failed_fits_predict_nan():
+    fit = sl.fit_many([sl.simulate.family().head(2)])[0]
+    assert not fit.success
+    assert np.isnan(fit.predict(1e9, 1e10))
