@@ -1,23 +1,49 @@
 """scalinglaw: fit, evaluate and reproduce scaling laws of language models.
 
-Import everything from this namespace; other module paths may move.
+A tour in four lines (synthetic runs from a known law, fitted, extrapolated)::
+
+    >>> import scalinglaw as sl
+    >>> runs = sl.simulate.family(seed=0)          # 6 models x 20 checkpoints, 1% noise
+    >>> fit = sl.fit(runs, law="chinchilla")       # L = E + A / N^alpha + B / D^beta
+    >>> round(float(fit.predict(n_params=7e10, n_tokens=1.4e12)), 2)
+    1.95
+
+Import everything from this namespace, or from the submodules it lists (``laws``, ``simulate``);
+other module paths may move.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from scalinglaw import laws, simulate
+from scalinglaw.data import (
+    list_families,
+    load_dataset,
+    load_family,
+    read_lm_eval_json,
+    read_table,
+    read_tensorboard,
+    read_wandb_csv,
+)
 from scalinglaw.exceptions import ConvergenceWarning, DataError, LawError, ScalingLawError, SourceError
-from scalinglaw.data import list_families, load_dataset, load_family  # noqa: E402
-from scalinglaw.data import read_lm_eval_json, read_table, read_tensorboard, read_wandb_csv  # noqa: E402
+from scalinglaw.fitting import Fit, fit, fit_many
+from scalinglaw.laws import Law, Param, available_laws
 
 __all__ = [
     "ConvergenceWarning",
     "DataError",
+    "Fit",
+    "Law",
     "LawError",
+    "Param",
     "ScalingLawError",
     "SourceError",
     "__version__",
+    "available_laws",
+    "fit",
+    "fit_many",
+    "laws",
     "list_families",
     "load_dataset",
     "load_family",
@@ -25,4 +51,5 @@ __all__ = [
     "read_table",
     "read_tensorboard",
     "read_wandb_csv",
+    "simulate",
 ]

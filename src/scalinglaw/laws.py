@@ -255,7 +255,7 @@ class Law:
         """Evaluate the law at ``inputs`` (numpy broadcasting), with ``params`` or the starting values.
 
         >>> float(chinchilla().predict(n_params=7e9, n_tokens=2e12))  # Muennighoff et al.'s law
-        2.06...
+        2.11...
         """
         values = dict(self.starts)
         if params is not None:

@@ -73,3 +73,28 @@ def test_failed_fits_predict_nan():
     fit = sl.fit_many([sl.simulate.family().head(2)])[0]
     assert not fit.success
     assert np.isnan(fit.predict(1e9, 1e10))
+
+
+def test_subsets_fit_the_selected_rows(families):
+    table = families[4]
+    mask = (table.n_tokens > table.n_tokens.median()).to_numpy()
+    positions = np.flatnonzero(mask)
+    by_mask, by_positions = sl.fit_many(table, subsets=[mask, positions])
+    direct = sl.fit(table[mask])
+    assert by_mask.value == pytest.approx(direct.value, rel=1e-10)
+    assert by_positions.params == pytest.approx(dict(by_mask.params), rel=1e-9)
+    assert by_mask.n_points == int(mask.sum()) and by_mask.n_models == direct.n_models
+
+
+def test_repeated_positions_count_as_weights(families):
+    table = families[5]
+    twice = np.concatenate([np.arange(len(table)), np.arange(20)])
+    weighted = table.assign(weight=np.where(np.arange(len(table)) < 20, 2.0, 1.0))
+    assert sl.fit_many(table, subsets=[twice])[0].value == pytest.approx(sl.fit(weighted).value, rel=1e-10)
+
+
+def test_bad_subsets_are_refused(families):
+    with pytest.raises(sl.DataError, match=r"subsets\[0\]: a boolean mask needs 40 entries"):
+        sl.fit_many(families[3], subsets=[np.ones(5, bool)])
+    with pytest.raises(sl.DataError, match=r"subsets\[1\]: row positions must be integers in \[0, 40\)"):
+        sl.fit_many(families[3], subsets=[[0, 1, 2, 3, 4, 5], [0, 40]])

@@ -4,7 +4,7 @@
 >>> runs = sl.simulate.family(seed=0)              # synthetic runs from a known law
 >>> fit = sl.fit(runs, law="chinchilla")
 >>> round(fit.params["alpha"], 2), round(fit.params["beta"], 2)
-(0.34, 0.28)
+(0.32, 0.36)
 
 Solvers
 -------
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaw.exceptions import DataError
 from scalinglaw.fitting import _multistart, _varpro
 from scalinglaw.fitting._data import Problem, as_problem
 from scalinglaw.fitting._flat import flatten
@@ -76,11 +77,12 @@ def fit(
 
 
 def fit_many(
-    runs: Sequence[Any],
+    runs: Any,
     law: str | Law = "chinchilla",
     *,
     objective: str = "lsq",
     fixed: Mapping[str, float] | None = None,
+    subsets: Sequence[Any] | None = None,
     _where: Sequence[str] | None = None,
 ) -> list[Fit]:
     """Fit ``law`` to each table in ``runs``; the same as ``[fit(r, ...) for r in runs]``, batched.
@@ -89,13 +91,20 @@ def fit_many(
     thousands of fits cost little more than a few. Bad input raises :class:`~scalinglaw.DataError`
     naming the table (``runs[3]: column 'loss' ...``); a fit that cannot be done comes back as a
     :class:`Fit` with a status, never as an exception.
+
+    With ``subsets``, ``runs`` is one table and each subset selects the rows of one fit: a boolean mask
+    or an array of row positions (a position listed twice counts twice, as in a bootstrap). The table
+    is checked once, which is how the protocol fits its grids.
     """
     law = get_law(law)
     if fixed:
         law = law.fix(**fixed)
     obj = get_objective(objective)
-    where = _where or [f"runs[{i}]" for i in range(len(runs))]
-    problems = [_usable(as_problem(r, law.inputs, where=w)) for r, w in zip(runs, where, strict=True)]
+    if subsets is not None:
+        problems = [_usable(pb) for pb in _subset_problems(as_problem(runs, law.inputs), subsets)]
+    else:
+        where = _where or [f"runs[{i}]" for i in range(len(runs))]
+        problems = [_usable(as_problem(r, law.inputs, where=w)) for r, w in zip(runs, where, strict=True)]
     n_free = len(law.free)
     fits: list[Fit | None] = [None] * len(problems)
     todo = []
@@ -113,11 +122,31 @@ def fit_many(
     return fits  # type: ignore[return-value]
 
 
+def _subset_problems(table: Problem, subsets: Sequence[Any]) -> list[Problem]:
+    n = len(table.loss)
+    out = []
+    for i, sel in enumerate(subsets):
+        sel = np.asarray(sel)
+        if sel.dtype == bool:
+            if sel.shape != (n,):
+                raise DataError(f"subsets[{i}]: a boolean mask needs {n} entries, got {sel.shape[0]}")
+            weight = table.weight * sel
+        else:
+            if sel.size and (sel.min() < 0 or sel.max() >= n or not np.issubdtype(sel.dtype, np.integer)):
+                raise DataError(f"subsets[{i}]: row positions must be integers in [0, {n})")
+            weight = table.weight * np.bincount(sel.astype(np.int64), minlength=n)
+        out.append(Problem(table.inputs, table.loss, weight, table.n_models, table.model_keys))
+    return out
+
+
 def _usable(pb: Problem) -> Problem:
+    """Only the points with positive weight, and the number of models among them."""
     keep = pb.weight > 0
     if keep.all():
         return pb
-    return Problem({k: v[keep] for k, v in pb.inputs.items()}, pb.loss[keep], pb.weight[keep], pb.n_models)
+    keys = None if pb.model_keys is None else pb.model_keys[keep]
+    n_models = pb.n_models if keys is None else int(np.unique(keys).size)
+    return Problem({k: v[keep] for k, v in pb.inputs.items()}, pb.loss[keep], pb.weight[keep], n_models, keys)
 
 
 def _failed(law: Law, obj: Objective, pb: Problem, status: str, message: str) -> Fit:

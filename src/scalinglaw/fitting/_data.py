@@ -22,6 +22,7 @@ class Problem:
     loss: np.ndarray
     weight: np.ndarray
     n_models: int
+    model_keys: np.ndarray | None = None  #: (n,) model of each point (codes), for counting models in subsets
 
 
 def describe_rows(labels: Sequence[object]) -> str:
@@ -64,12 +65,13 @@ def as_problem(runs: object, inputs: Sequence[str], *, where: str = "runs") -> P
                 f"{where}: column 'weight' has {bad.sum()} negative or non-finite values ({rows})"
             )
     if "model" in runs.columns:
-        n_models = int(runs["model"].nunique())
+        keys = pd.factorize(runs["model"])[0]
     elif "n_params" in columns:
-        n_models = int(np.unique(columns["n_params"]).size)
+        keys = np.unique(columns["n_params"], return_inverse=True)[1]
     else:
-        n_models = 1
-    return Problem({c: columns[c] for c in inputs}, columns["loss"], weight, n_models)
+        keys = np.zeros(len(runs), dtype=np.int64)
+    n_models = int(np.unique(keys).size)
+    return Problem({c: columns[c] for c in inputs}, columns["loss"], weight, n_models, keys)
 
 
 def _numeric(runs: pd.DataFrame, column: str, where: str) -> np.ndarray:
