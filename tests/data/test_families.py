@@ -33,6 +33,29 @@ def test_gpt3_tokens_are_billions_and_duplicates_merged(dataset):
     assert sizes["gpt3-175b"] == 175e9 and sizes["gpt3-small"] == 125e6
 
 
+def test_gpt3_digitised_readings_average_to_the_table(dataset, sources_root):
+    from scalinglaw.data.families.gpt3 import digitised_readings
+
+    readings = digitised_readings(sources=sources_root)
+    assert len(readings) == 6506  # every validation reading, as the paper fitted them
+    assert list(readings.columns) == [
+        "family",
+        "model",
+        "n_params",
+        "n_tokens",
+        "loss",
+        "seed",
+        "step",
+        "flops",
+    ]
+    averaged = readings.groupby(["model", "n_tokens"])["loss"].mean()
+    table = fam(dataset, "gpt3", "val_loss").set_index(["model", "n_tokens"])["value"]
+    table.index = table.index.set_levels(table.index.levels[0].astype(str), level=0)
+    np.testing.assert_allclose(averaged.sort_index().to_numpy(), table.sort_index().to_numpy(), rtol=1e-12)
+    with pytest.raises(sl.DataError, match="readings exist for 'val_loss' and 'train_loss'"):
+        digitised_readings(sources=sources_root, metric="loss")
+
+
 def test_opt_loss_is_ln_perplexity(dataset):
     val = fam(dataset, "opt", "val_loss")
     assert len(val) == 142

@@ -24,6 +24,7 @@ import zipfile
 from xml.etree import ElementTree
 
 import numpy as np
+import pandas as pd
 
 from scalinglaw.data.families._base import NATS, Adapter, Built, Context, Drop, Family, parse_size, rows
 from scalinglaw.data.readers import read_table
@@ -88,7 +89,8 @@ def _sizes(ctx: Context) -> dict[str, float]:
     return sizes
 
 
-def build(ctx: Context) -> Built:
+def _readings(ctx: Context) -> tuple[dict[str, float], pd.DataFrame]:
+    """Model sizes and every digitised reading, long: model, step, metric, value."""
     sizes = _sizes(ctx)
     path = ctx.path(REPO, CURVES)
     raw = read_table(path, required=["model", "step", "train_loss", "val_loss"])
@@ -101,7 +103,15 @@ def build(ctx: Context) -> Built:
             f"{path}: rows {list(np.flatnonzero(both))[:8]} carry both losses; expected one per row"
         )
     long = raw.melt(id_vars=["model", "step"], value_vars=["train_loss", "val_loss"], var_name="metric")
-    long = long[long["value"].notna()]
+    return sizes, long[long["value"].notna()]
+
+
+def _name(model: str) -> str:
+    return "gpt3-" + re.sub(r"\s+", "-", model)
+
+
+def build(ctx: Context) -> Built:
+    sizes, long = _readings(ctx)
     merged = long.groupby(["model", "step", "metric"], as_index=False, sort=True)["value"].mean()
     drops = [
         Drop(
@@ -111,10 +121,9 @@ def build(ctx: Context) -> Built:
             "digitised points at an equal x averaged",
         )
     ]
-    names = merged["model"].map(lambda m: "gpt3-" + re.sub(r"\s+", "-", m))
     frame = rows(
         family="gpt3",
-        model=names,
+        model=merged["model"].map(_name),
         n_params=merged["model"].map(sizes).to_numpy(float),
         n_tokens=merged["step"].to_numpy(float) * TOKENS_PER_STEP_UNIT,
         metric=merged["metric"],
@@ -125,6 +134,36 @@ def build(ctx: Context) -> Built:
         source=ctx.label(REPO, CURVES),
     )
     return Built(frame, drops)
+
+
+def digitised_readings(*, sources=None, metric: str = "val_loss") -> pd.DataFrame:
+    """Every digitised reading of one GPT-3 loss curve, as the paper fitted them (no averaging).
+
+    Digitising a curve gives several readings at one x where the curve is steep or noisy; the collection
+    averages them (one row per model, tokens and metric), while Choshen et al. (2024) fitted each
+    reading as a point. Their Appendix A numbers depend on it, so the reproduction of that table uses
+    these readings. Returns the fitting shape of :func:`scalinglaw.load_family`: family, model, n_params,
+    n_tokens, loss, seed, step, flops, sorted by (n_params, model, n_tokens), readings at one x in file order.
+    """
+    if metric not in ("val_loss", "train_loss"):
+        raise DataError(f"GPT-3 readings exist for 'val_loss' and 'train_loss', not {metric!r}")
+    sizes, long = _readings(Context(sources))
+    long = long[long["metric"] == metric]
+    n_params = long["model"].map(sizes).to_numpy(float)
+    n_tokens = long["step"].to_numpy(float) * TOKENS_PER_STEP_UNIT
+    out = pd.DataFrame(
+        {
+            "family": "gpt3",
+            "model": long["model"].map(_name).to_numpy(),
+            "n_params": n_params,
+            "n_tokens": n_tokens,
+            "loss": long["value"].to_numpy(float),
+            "seed": pd.array([pd.NA] * len(long), dtype="Int64"),
+            "step": pd.array([pd.NA] * len(long), dtype="Int64"),
+            "flops": 6.0 * n_params * n_tokens,
+        }
+    )
+    return out.sort_values(["n_params", "model", "n_tokens"], kind="stable", ignore_index=True)
 
 
 ADAPTER = Adapter("gpt3", FAMILIES, build)
