@@ -1,0 +1,48 @@
+"""On real families the engine reaches at least as low an objective as a dense 4^5-start SciPy reference.
+
+The reference (:func:`scalinglaw.fitting.reference.multistart`) polishes every point of ColPret's
+1,024-start grid; it takes seconds per fit, so the curves are thinned here. The benchmark
+(``benchmarks/bench_engine.py``) runs the same comparison on the whole paper grid.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import scalinglaw as sl
+from scalinglaw import protocol
+from scalinglaw.fitting.reference import multistart
+from scalinglaw.laws import MUENNIGHOFF_2024
+
+TOLERANCE = 1e-9  # relative: ours <= reference * (1 + TOLERANCE)
+BORROWED = {"A": MUENNIGHOFF_2024["A"], "alpha": MUENNIGHOFF_2024["alpha"]}
+
+
+def _subset(name, k, percentage, thin, sources):
+    runs = protocol.Runs(sl.load_family(name, sources=sources))
+    cut = 0 if name == "chinchilla" else protocol.EARLY_CUT
+    mask = runs.training(runs.candidates(runs.target())[:k], percentage=percentage, cut=cut)
+    return runs.table[mask].iloc[::thin]
+
+
+CASES = [
+    ("gpt3", 2, 0.5, 8, "lsq", None),
+    ("gpt3", 7, 1.0, 16, "huber_log", None),
+    ("gpt3", 4, 0.5, 8, "lsq", BORROWED),
+    ("chinchilla", 42, 1.0, 2, "huber_log", None),
+    ("chinchilla", 10, 1.0, 1, "lsq", BORROWED),
+    ("gpt2-c4-1", 2, 1.0, 6, "huber_log", BORROWED),
+    ("gpt2-oscar-14", 2, 0.5, 4, "lsq", None),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "k", "percentage", "thin", "objective", "fixed"), CASES)
+def test_at_least_as_low_as_the_multistart_reference(
+    sources_root, family, k, percentage, thin, objective, fixed
+):
+    runs = _subset(family, k, percentage, thin, sources_root)
+    fit = sl.fit(runs, objective=objective, fixed=fixed)
+    _, best = multistart(runs, objective=objective, fixed=fixed)
+    assert fit.success
+    assert fit.value <= best * (1 + TOLERANCE)
