@@ -16,7 +16,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from scalinglaw import laws, simulate
+from scalinglaw import laws, plots, simulate
 from scalinglaw.data import (
     list_families,
     load_dataset,
@@ -47,6 +47,7 @@ __all__ = [
     "list_families",
     "load_dataset",
     "load_family",
+    "plots",
     "read_lm_eval_json",
     "read_table",
     "read_tensorboard",
