@@ -177,10 +177,21 @@ def test_plot_on_given_axes(grid_display):
     assert d.ax_.get_legend() is not None
 
 
-def test_laws_without_training_data_are_left_out_and_counted():
-    frame = results_table([*GRID, (0, 0.1, nan, "no_data", 0.0)])
+def test_laws_without_training_data_are_placed_by_the_models_they_asked_for():
+    frame = results_table([*GRID, (0, 0.1, nan, "no_data", 0.0)]).assign(models="a,b")
+    frame.loc[frame.index[-1], "models"] = "a,b,c,d"
     d = HeatmapDisplay.from_results(frame)
-    assert d.row_values == [2, 3, 4] and d.n_unplaced == 1
+    assert d.row_values == [2, 3, 4] and d.n_unplaced == 0
+    assert d.status[2, 0] == "no_data" and d.plot().text_[2, 0].get_text() == "no data"
+    # without a models column (or with a NaN size key) such a law cannot be placed: left out, counted
+    d = HeatmapDisplay.from_results(frame.drop(columns="models"))
+    assert d.row_values == [2, 3, 4] and d.n_unplaced == 1 and d.status[2, 0] == ""
+    sizes = frame.assign(largest_train_params=1e9)
+    sizes.loc[sizes.index[-1], "largest_train_params"] = nan
+    d = HeatmapDisplay.from_results(sizes, rows="largest_train_params", cols="percentage")
+    assert d.row_values == [1e9] and d.n_unplaced == 1
+    legend_texts = [t.get_text() for t in d.plot().figure_.legends[0].get_texts()]
+    assert "1 law without training data not placed" in legend_texts
 
 
 @pytest.mark.parametrize(

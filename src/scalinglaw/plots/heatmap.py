@@ -10,24 +10,13 @@ import numpy as np
 import pandas as pd
 
 from scalinglaw.exceptions import DataError
-from scalinglaw.plots import _common
-from scalinglaw.plots._stars import STAR_THRESHOLDS, iso_flop_steps, star_cells, step_path
+from scalinglaw.plots import _common, _draw
+from scalinglaw.plots._stars import STAR_THRESHOLDS, star_cells
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["HeatmapDisplay"]
-
-#: What a cell without a law says, by status.
-FAILED_TEXT = {"failed": "fail", "too_few_points": "few pts", "no_data": "no data"}
-#: Marker style of each starred threshold (by position in the thresholds: loosest first).
-_STAR_STYLE = (
-    {"markersize": 10, "markerfacecolor": "white"},
-    {"markersize": 13, "markerfacecolor": "#41b6e6"},
-    {"markersize": 16, "markerfacecolor": "#00a651"},
-)
-_CONTOUR_STYLE = ({"linestyle": ":"}, {"linestyle": "--"}, {"linestyle": "-"})
-_ORANGE = "#ff8c00"
 
 
 @dataclass
@@ -123,9 +112,10 @@ class HeatmapDisplay:
             Axis titles; default from the column names (e.g. "#Train models").
 
         Several laws in one cell (e.g. two windows with the same largest model) are averaged over
-        the successful ones; their compute is the median. Laws without training data carry no
-        row or column key (``largest_train_params`` NaN, ``n_models`` 0): they are left out and
-        counted in :attr:`n_unplaced`.
+        the successful ones; their compute is the median. Laws without training data (status
+        ``no_data``) have ``n_models`` 0: they are placed by the number of models in their ``models``
+        column; those still without a key (``largest_train_params`` NaN) are left out and counted in
+        :attr:`n_unplaced`.
 
         Raises
         ------
@@ -161,7 +151,14 @@ class HeatmapDisplay:
             cols = cols or _common.EXPERIMENT_AXES[exp][1]
         _common.require_columns(frame, [rows, cols, value], what)
         # a law without training data (status "no_data") has no data-derived keys: no largest model
-        # (NaN), no models (n_models 0); it cannot be placed, and is counted in n_unplaced
+        # (NaN), no models (n_models 0). Its n_models is the number of models it asked for (the
+        # ``models`` column) so the cell shows "no data"; a row still without keys is left out and
+        # counted in n_unplaced
+        if "n_models" in (rows, cols) and "models" in frame.columns:
+            asked = frame["models"].fillna("").astype(str).map(lambda m: len([x for x in m.split(",") if x]))
+            none = frame["n_models"].isna() | (frame["n_models"] == 0)
+            if none.any():
+                frame = frame.assign(n_models=frame["n_models"].where(~none, asked))
         unplaced = np.zeros(len(frame), dtype=bool)
         for key in (rows, cols):
             unplaced |= frame[key].isna().to_numpy() | ((frame[key] == 0).to_numpy() & (key == "n_models"))
@@ -288,9 +285,7 @@ class HeatmapDisplay:
         empty cells (no such configuration) stay blank.
         """
         import matplotlib.pyplot as plt
-        from matplotlib import colors, patheffects
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import Patch, Rectangle
+        from matplotlib import colors
 
         n_rows, n_cols = self.values.shape
         own_figure = ax is None
@@ -307,41 +302,7 @@ class HeatmapDisplay:
         )
         ax.set_xlim(-0.5, n_cols - 0.5)
         ax.set_ylim(n_rows - 0.5, -0.5)
-        fontsize = 9 if n_cols <= 8 else 8 if n_cols <= 11 else 6
-        texts = np.full((n_rows, n_cols), None, dtype=object)
-        failed = []
-        for r in range(n_rows):
-            for c in range(n_cols):
-                st = self.status[r, c]
-                if st == "ok" and annotate:
-                    v = shown[r, c]
-                    rgb = cmap_obj(norm(v))[:3]
-                    light = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] > 0.45
-                    texts[r, c] = ax.text(
-                        c,
-                        r,
-                        _cell_text(v),
-                        ha="center",
-                        va="center",
-                        fontsize=fontsize,
-                        color="black" if light else "white",
-                    )
-                elif st not in ("ok", ""):
-                    patch = Rectangle(
-                        (c - 0.5, r - 0.5), 1, 1, facecolor="0.86", edgecolor="0.55", hatch="///", lw=0
-                    )
-                    ax.add_patch(patch)
-                    failed.append(patch)
-                    texts[r, c] = ax.text(
-                        c,
-                        r,
-                        FAILED_TEXT.get(st, st),
-                        ha="center",
-                        va="center",
-                        fontsize=fontsize - 1,
-                        color="0.15",
-                        bbox={"facecolor": "0.86", "edgecolor": "none", "pad": 0.5},
-                    )
+        texts, failed = _draw.cells(ax, shown, self.status, cmap_obj, norm, annotate)
         ax.set_xticks(range(n_cols), self.col_ticks, rotation=45 if max(map(len, self.col_ticks)) > 5 else 0)
         ax.set_yticks(range(n_rows), self.row_ticks)
         ax.tick_params(length=0)
@@ -357,83 +318,26 @@ class HeatmapDisplay:
         starred: dict[float, tuple[int, int] | None] = {}
         contours: dict[float, Any] = {}
         if stars is not False and self.value == "are":
-            thresholds = STAR_THRESHOLDS if stars is True else tuple(stars)
-            starred = self.stars(thresholds)
-            per_cell: dict[tuple[int, int], int] = {}
-            for i, (t, cell) in enumerate(starred.items()):
-                style = _STAR_STYLE[min(i, len(_STAR_STYLE) - 1)]
-                label = f"cheapest ARE < {100 * t:g}%"
-                if cell is None:
-                    star = Line2D(
-                        [],
-                        [],
-                        linestyle="none",
-                        marker="*",
-                        markerfacecolor="none",
-                        markeredgecolor="0.5",
-                        markersize=style["markersize"],
-                        label=f"{label}: none",
-                    )
-                    handles += [star, Line2D([], [], linestyle="none", label=" ")] if contour else [star]
-                    continue
-                r, c = cell
-                k = per_cell.get(cell, 0)
-                per_cell[cell] = k + 1
-                (mark,) = ax.plot(
-                    c + 0.36 - 0.27 * k,
-                    r - 0.3,
-                    linestyle="none",
-                    marker="*",
-                    markeredgecolor="black",
-                    markeredgewidth=0.6,
-                    label=label,
-                    zorder=5,
-                    **style,
-                )
-                handles.append(mark)
-                if contour:
-                    steps = iso_flop_steps(self.flops, self.flops[r, c])
-                    xs, ys = step_path(steps, n_cols)
-                    (line,) = ax.plot(
-                        xs,
-                        ys,
-                        color=_ORANGE,
-                        lw=2.2,
-                        zorder=4,
-                        label="its iso-FLOP line",
-                        path_effects=[patheffects.withStroke(linewidth=3.6, foreground="0.15")],
-                        solid_capstyle="butt",
-                        **_CONTOUR_STYLE[min(i, len(_CONTOUR_STYLE) - 1)],
-                    )
-                    contours[t] = (line, steps)
-                    handles.append(line)
-        if failed:
-            handles.append(Patch(facecolor="0.86", edgecolor="0.55", hatch="///", label="no law (see cell)"))
+            starred = self.stars(STAR_THRESHOLDS if stars is True else tuple(stars))
+            contours = _draw.marks(ax, starred, self.flops if contour else None, handles)
+        notes = _draw.notes(bool(failed), self.n_unplaced)
+        handles += notes
         cbar = None
         if colorbar:
             over = np.nanmax(shown) > vmax if np.isfinite(shown).any() else False
             cbar = fig.colorbar(im, ax=ax, extend="max" if over else "neither", pad=0.02)
             cbar.set_label(("signed RE" if signed else "ARE") + (" (%)" if self.scale == 100 else ""))
         if legend and handles:
-            ncol = len(starred) + bool(failed) if contour and starred else len(handles)
+            # one column per threshold (its star above its contour), then the notes
+            ncol = len(starred) + len(notes) if contour and starred else len(handles)
             if own_figure:
                 fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=8, frameon=False)
             else:
-                ax.legend(
-                    handles=handles,
-                    loc="upper center",
-                    bbox_to_anchor=(0.5, -0.22),
-                    ncol=ncol,
-                    fontsize=7,
-                    frameon=False,
-                )
+                legend_at = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.22)}
+                ax.legend(handles=handles, ncol=ncol, fontsize=7, frameon=False, **legend_at)
         self.ax_, self.figure_, self.im_, self.colorbar_ = ax, fig, im, cbar
         self.text_, self.failed_, self.stars_, self.contours_ = texts, failed, starred, contours
         return self
-
-
-def _cell_text(v: float) -> str:
-    return f"{v:.2f}" if abs(v) < 1000 else f"{v:.3g}"
 
 
 def _ticks(frame: pd.DataFrame, column: str, keys: list[Any], target: float | None) -> list[str]:
