@@ -95,7 +95,7 @@ def test_size_rows_are_labelled_with_the_scale_up():
         }
     )
     d = HeatmapDisplay.from_results(frame)
-    assert d.row_ticks == ["2.7B (×65)", "175B (target)"]
+    assert d.row_ticks == ["2.7B (×64)", "175B (target)"]
     assert d.row_label == "Training model (scale-up)"
 
 

@@ -91,8 +91,12 @@ def size_text(n: float) -> str:
 
 
 def scale_text(scale: float) -> str:
-    """A scale-up factor the way the paper labels it: x64, x5, x0.25."""
-    return f"×{scale:.0f}" if scale >= 9.5 else f"×{scale:.2g}"
+    """A scale-up factor as a tick label: x64, x5.8, x0.25.
+
+    Truncated from 10 on, as the paper labels them (175B / 2.7B = 64.8 gives x64); two significant
+    digits below 10.
+    """
+    return f"×{int(scale)}" if scale >= 10 else f"×{scale:.2g}"
 
 
 def tick_text(column: str, value: Any, target_params: float | None = None) -> str:
