@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scalinglaw.plots import iso_flop_steps, star_cells, step_path
 
@@ -109,3 +111,44 @@ def test_step_path_follows_cell_edges_and_skips_the_border():
     finite = np.isfinite(xs)
     assert xs[finite].tolist() == [3.5, 3.5, 1.5, 1.5, 0.5, 0.5]
     assert ys[finite].tolist() == [-0.5, 0.5, 0.5, 1.5, 1.5, 2.5]
+
+
+def _reference(grid, flops, t):
+    """The rule written out: each row's first qualifying cell, then the cheapest (earliest row on ties)."""
+    candidates = []
+    for r in range(grid.shape[0]):
+        for c in range(grid.shape[1]):
+            right = [(grid[r, j], flops[r, j]) for j in range(c, grid.shape[1])]
+            present = [g for g, f in right if not (np.isnan(g) and np.isnan(f))]
+            below = [g for g in present if not np.isnan(g) and g < t]
+            if not np.isnan(grid[r, c]) and grid[r, c] < t and len(below) / len(present) > 0.75:
+                candidates.append((flops[r, c], r, c))
+                break
+    known = [x for x in candidates if not np.isnan(x[0])]
+    return min(known)[1:] if known else None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda rows: st.integers(1, 6).flatmap(
+            lambda cols: st.tuples(
+                st.lists(
+                    st.sampled_from([nan, 0.02, 0.04, 0.07, 0.12, 0.2]),
+                    min_size=rows * cols,
+                    max_size=rows * cols,
+                ),
+                st.lists(
+                    st.sampled_from([nan, 1.0, 2.0, 3.0, 5.0]), min_size=rows * cols, max_size=rows * cols
+                ),
+                st.just((rows, cols)),
+            )
+        )
+    )
+)
+def test_star_cells_agree_with_the_rule_written_out(case):
+    values, costs, shape = case
+    grid, flops = np.array(values).reshape(shape), np.array(costs).reshape(shape)
+    got = star_cells(grid, flops)
+    for t in (0.15, 0.10, 0.05):
+        assert got[t] == _reference(grid, flops, t)
