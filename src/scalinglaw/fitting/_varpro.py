@@ -34,8 +34,11 @@ from scalinglaw.fitting._flat import _ranges as _flat_ranges
 from scalinglaw.fitting.objectives import Objective
 from scalinglaw.laws import Law
 
-#: Grid points per free exponent when screening.
+#: Grid points per free exponent when screening ...
 GRID_SIZE = 24
+#: ... and when its coefficient is held: the exponent then moves the term's level, not just its shape
+#: (A N^-alpha shifts by about A dalpha ln N), so its valley is far narrower.
+HELD_GRID_SIZE = 192
 #: Largest exponent range the grid spans above its lower bound (the polish can go further if allowed).
 GRID_SPAN = 5.0
 #: Grid local minima polished per fit, and how far (relative) above the best grid value they may be.
@@ -43,12 +46,19 @@ MAX_CANDIDATES = 3
 CANDIDATE_SPREAD = 0.25
 #: Polish stops when a step changes no exponent by more than this (absolute), after MAX_ITER steps,
 STEP_TOL = 1e-11
-MAX_ITER = 100
+MAX_ITER = 500
 #: ... or when an accepted step lowers the objective by less than this (relative): the objective is then
 #: settled far below the 1e-9 agreement the engine is tested to (the exponents may still creep).
 GAIN_TOL = 1e-12
-#: Relative rounding noise of the profile objective as the normal equations compute it.
+#: Gauss-Newton converges only linearly when residuals are large next to the signal (few points, flat
+#: valleys); jobs still running after this many steps switch to Newton steps with a finite-difference
+#: Hessian of the exact profile gradient.
+GN_STEPS = 20
+FD_STEP = 1e-6
+#: Rounding noise of the profile objective as the normal equations compute it: relative to the objective,
+#: plus a part relative to the data's centred sum of squares (which dominates as an exact fit nears 0).
 NOISE = 1e-11
+ROUNDING = 1e-14
 
 
 @dataclass(frozen=True)
@@ -94,9 +104,10 @@ class Spec:
             return self.e_value[j : j + 1]
         lo = self.e_lo[j]
         hi = min(self.e_hi[j], max(lo, 0.0) + GRID_SPAN)
+        size = HELD_GRID_SIZE if self.held[j + 1] else GRID_SIZE
         if lo >= 0:  # denser where exponents usually are (0.05-1.5): uniform in log(1 + exponent)
-            return np.expm1(np.linspace(np.log1p(lo), np.log1p(hi), GRID_SIZE))
-        return np.linspace(lo, hi, GRID_SIZE)
+            return np.expm1(np.linspace(np.log1p(lo), np.log1p(hi), size))
+        return np.linspace(lo, hi, size)
 
     def scales(self, ref1: np.ndarray, ref2: np.ndarray, alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
         """(..., 3) factors turning public coefficients into internal ones (broadcast shapes)."""
@@ -178,26 +189,71 @@ def _grid_profile(
     return q, ga, gb
 
 
-def _local_minima(q: np.ndarray) -> list[list[tuple[int, int]]]:
-    """Per fit, grid cells (a, b) no worse than their 8 neighbours, best first, within the spread."""
-    K, Ga, Gb = q.shape
-    padded = np.pad(q, ((0, 0), (1, 1), (1, 1)), constant_values=np.inf)
-    is_min = np.isfinite(q)
+def _parabola_floor(q: np.ndarray, axis: int) -> np.ndarray:
+    """Lowest value of the parabola through each cell and its two neighbours along ``axis``.
+
+    Where the vertex lies within half a cell of the centre (the stretch of the axis this cell is the
+    nearest grid point to), this estimates how deep the surface dips between grid lines; elsewhere it is
+    the cell's own value. A narrow valley the grid straddles shows up here
+    even when every grid point on it is high (parameters held fixed make such valleys).
+    """
+    qm = np.moveaxis(q, axis, -1)
+    out = qm.copy()
+    lo, mid, hi = qm[..., :-2], qm[..., 1:-1], qm[..., 2:]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        curv = lo - 2 * mid + hi
+        t = 0.5 * (lo - hi) / curv
+        dip = mid - (hi - lo) ** 2 / (8 * curv)
+    usable = np.isfinite(dip) & (curv > 0) & (np.abs(t) <= 0.5)
+    out[..., 1:-1] = np.where(usable, np.minimum(dip, mid), mid)
+    return np.moveaxis(out, -1, axis)
+
+
+def _minima(score: np.ndarray) -> np.ndarray:
+    """Cells no worse than their 8 neighbours (boundaries count as +inf)."""
+    _, Ga, Gb = score.shape
+    padded = np.pad(score, ((0, 0), (1, 1), (1, 1)), constant_values=np.inf)
+    is_min = np.isfinite(score)
     for da in (-1, 0, 1):
         for db in (-1, 0, 1):
             if da or db:
-                is_min &= q <= padded[:, 1 + da : 1 + da + Ga, 1 + db : 1 + db + Gb]
+                is_min &= score <= padded[:, 1 + da : 1 + da + Ga, 1 + db : 1 + db + Gb]
+    return is_min
+
+
+def _ranked(values: np.ndarray, cells: np.ndarray) -> list[tuple[int, int]]:
+    order = np.lexsort((cells[:, 1], cells[:, 0], values))
+    return [(int(cells[i, 0]), int(cells[i, 1])) for i in order]
+
+
+def _local_minima(q: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Per fit, the grid cells to polish from, best first.
+
+    Always the best local minimum of the grid values; then the local minima of a *score*, the lower of a
+    cell's value and the floors of the parabolas through it along each exponent (clipped at 0, the least
+    an objective can be), which flags narrow valleys that fall between grid lines. Candidates must score
+    within :data:`CANDIDATE_SPREAD` (relative) of the best grid value; at most :data:`MAX_CANDIDATES`.
+    """
+    q = np.where(np.isfinite(q), q, np.inf)
+    score = np.maximum(np.minimum(q, np.minimum(_parabola_floor(q, 1), _parabola_floor(q, 2))), 0.0)
+    score = np.where(np.isfinite(q), score, np.inf)
+    raw_min, score_min = _minima(q), _minima(score)
     out = []
-    for k in range(K):
-        cells = np.argwhere(is_min[k])
-        if cells.size == 0:  # every cell infeasible or NaN: start from the best finite one, if any
+    for k in range(q.shape[0]):
+        raw_cells = np.argwhere(raw_min[k])
+        if raw_cells.size == 0:  # every cell infeasible
             out.append([])
             continue
-        values = q[k, cells[:, 0], cells[:, 1]]
-        order = np.lexsort((cells[:, 1], cells[:, 0], values))
-        best = values[order[0]]
-        keep = [tuple(cells[i]) for i in order if values[i] <= best + CANDIDATE_SPREAD * abs(best)]
-        out.append(keep[:MAX_CANDIDATES])
+        best_cell = _ranked(q[k, raw_cells[:, 0], raw_cells[:, 1]], raw_cells)[0]
+        best = q[k][best_cell]
+        keep = [best_cell]
+        cells = np.argwhere(score_min[k])
+        for cell in _ranked(score[k, cells[:, 0], cells[:, 1]], cells):
+            if len(keep) >= MAX_CANDIDATES or score[k][cell] > best + CANDIDATE_SPREAD * abs(best):
+                break
+            if cell not in keep:
+                keep.append(cell)
+        out.append(keep)
     return out
 
 
@@ -265,8 +321,10 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
     return _State(theta, f, c, interior, G, {"u": u, **s})
 
 
-def _step(flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State, lam: np.ndarray) -> np.ndarray:
-    """Levenberg-Marquardt step on the exponents with the Kaufman variable-projection Jacobian."""
+def _derivatives(
+    flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State
+) -> tuple[np.ndarray, np.ndarray]:
+    """(g, J'WJ) of the profile at ``st``: its gradient is -2 g, its Gauss-Newton Hessian 2 J'WJ."""
     p, c = st.seg, st.c
     u = p["u"]
     fit = flat.fit_sum_of_segments
@@ -302,27 +360,61 @@ def _step(flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State, lam:
         ],
         axis=-1,
     )
-    # Project out the interior coefficients: J'WJ = M'WM - X_F' G_FF^-1 X_F.
+    # Golub-Pereyra Jacobian of the projected residual: J = -P M - Phi_F G_FF^-1 D', where D holds
+    # (d phi_j / d theta_k)' W r. Then J'WJ = M'WM - X_F' G_FF^-1 X_F + D G_FF^-1 D'. Kaufman's
+    # approximation drops the last term; it matters when the residuals are large next to the signal
+    # (few points, flat valleys), where leaving it out makes the steps overshoot and zig-zag.
     F = st.interior
     Gp = np.where(F[:, :, None] & F[:, None, :], st.G, 0.0) + np.where(~F, 1.0, 0.0)[:, :, None] * np.eye(3)
     Xp = np.where(F[:, :, None], X, 0.0)
-    JJ = MM - np.einsum("nki,nkj->nij", Xp, np.linalg.solve(Gp, Xp))
+    D = np.zeros((flat.n_fits, 3, 2))  # only phi_A depends on alpha and phi_B on beta: D = g / c there
+    with np.errstate(divide="ignore", invalid="ignore"):
+        D[:, 1, 0] = np.where(F[:, 1] & (c1 != 0), g[:, 0] / c1, 0.0)
+        D[:, 2, 1] = np.where(F[:, 2] & (c2 != 0), g[:, 1] / c2, 0.0)
+    solved = np.linalg.solve(Gp, np.concatenate([Xp, D], axis=2))
+    JJ = MM - np.einsum("nki,nkj->nij", Xp, solved[:, :, :2]) + np.einsum("nki,nkj->nij", D, solved[:, :, 2:])
+    return g, JJ
+
+
+def _step(spec: Spec, st: _State, g: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """Solve H delta = g on the exponents that can move (H: J'WJ, or the profile's Hessian / 2)."""
     # Exponents that are held, or whose coefficient is zero (the exponent then has no effect), do not move.
-    active = np.array(spec.e_free)[None, :] & (np.abs(c[:, 1:]) > 0) & (np.diagonal(JJ, axis1=1, axis2=2) > 0)
+    active = (
+        np.array(spec.e_free)[None, :] & (np.abs(st.c[:, 1:]) > 0) & (np.diagonal(H, axis1=1, axis2=2) > 0)
+    )
+    delta = _solve_pd(H, g, active)
     # An exponent on a bound with the step pointing outwards stays on it (one projection pass).
-    delta = _solve_lm(JJ, g, lam, active)
     out = ((st.theta <= spec.e_lo) & (delta < 0)) | ((st.theta >= spec.e_hi) & (delta > 0))
     if out.any():
-        delta = _solve_lm(JJ, g, lam, active & ~out)
+        delta = _solve_pd(H, g, active & ~out)
     return delta
 
 
-def _solve_lm(JJ: np.ndarray, g: np.ndarray, lam: np.ndarray, active: np.ndarray) -> np.ndarray:
+def _solve_pd(H: np.ndarray, g: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Solve on the active exponents, shifting H's spectrum up if it is not positive-definite."""
     both = active[:, :, None] & active[:, None, :]
-    A = np.where(both, JJ, 0.0)
-    diag = np.diagonal(A, axis1=1, axis2=2)
-    A = A + (lam[:, None] * diag + np.where(active, 0.0, 1.0))[:, :, None] * np.eye(2)
+    A = np.where(both, H, 0.0)
+    scale = np.abs(np.diagonal(A, axis1=1, axis2=2)).max(axis=1)
+    low = np.linalg.eigvalsh(A + np.where(active, 0.0, 1.0)[:, :, None] * np.eye(2)).min(axis=1)
+    shift = np.maximum(0.0, -low) + 1e-9 * scale + 1e-300
+    A = A + (shift[:, None] * active + np.where(active, 0.0, 1.0))[:, :, None] * np.eye(2)
     return np.linalg.solve(A, np.where(active, g, 0.0)[:, :, None])[:, :, 0]
+
+
+def _fd_hessian(
+    flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State, g: np.ndarray
+) -> np.ndarray:
+    """Half the profile's Hessian by forward differences of its exact gradient (same units as J'WJ)."""
+    H = np.zeros((flat.n_fits, 2, 2))
+    h = FD_STEP * (1.0 + np.abs(st.theta))
+    for k in range(2):
+        if not spec.e_free[k]:
+            continue
+        theta = st.theta.copy()
+        theta[:, k] += h[:, k]
+        g_k, _ = _derivatives(flat, spec, const, _evaluate(flat, spec, const, theta))
+        H[:, :, k] = -(g_k - g) / h[:, k : k + 1]
+    return 0.5 * (H + H.transpose(0, 2, 1))
 
 
 def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> tuple[_State, np.ndarray]:
@@ -331,18 +423,22 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
     Returns the final state and which jobs converged (a step below :data:`STEP_TOL`).
     """
     const = _constant_sums(flat)
+    floor = ROUNDING * flat.fit_sum_of_segments(const["Pyy"])  # (J,) absolute rounding of the objective
     st = _evaluate(flat, spec, const, theta0.copy())
     radius = radius0.copy()
     active = np.isfinite(st.f)
     converged = np.zeros(len(theta0), bool)
-    for _ in range(MAX_ITER):
+    for iteration in range(MAX_ITER):
         jobs = np.flatnonzero(active)
         if jobs.size == 0:
             break
         sub = flat if jobs.size == flat.n_fits else flat.take(jobs)
         sub_const = const if sub is flat else {k: v[flat.segments_of(jobs)] for k, v in const.items()}
         cur = st if sub is flat else st.select(flat, jobs)
-        delta = _step(sub, spec, sub_const, cur, np.full(jobs.size, 1e-9))
+        g, H = _derivatives(sub, spec, sub_const, cur)
+        if iteration >= GN_STEPS:  # still running: Gauss-Newton is crawling; take Newton steps
+            H = _fd_hessian(sub, spec, sub_const, cur, g)
+        delta = _step(spec, cur, g, H)
         size = np.abs(delta).max(axis=1)
         delta *= np.minimum(1.0, radius[jobs] / np.maximum(size, 1e-300))[:, None]
         trial_theta = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi)
@@ -350,13 +446,16 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
         trial = _evaluate(sub, spec, sub_const, trial_theta)
         better = trial.f < cur.f
         with np.errstate(invalid="ignore"):  # inf - inf for infeasible trials
-            gain = (cur.f - trial.f) / np.maximum(np.abs(trial.f), 1e-300)
+            change = cur.f - trial.f
         st.update(flat, jobs, trial, better)
         radius[jobs] = np.where(better, np.maximum(radius[jobs], 2.0 * moved), 0.25 * moved)
         tol = STEP_TOL * (1.0 + np.abs(cur.theta).max(axis=1))
+        scale = np.abs(trial.f) + floor[jobs] / GAIN_TOL
         # A trial no worse than the objective's rounding noise means the bottom is reached.
-        flat_out = ~better & (gain >= -NOISE)
-        finished = (better & ((moved <= tol) | (gain <= GAIN_TOL))) | flat_out | (radius[jobs] <= tol)
+        flat_out = ~better & (change >= -(NOISE * np.abs(cur.f) + floor[jobs]))
+        finished = (
+            (better & ((moved <= tol) | (change <= GAIN_TOL * scale))) | flat_out | (radius[jobs] <= tol)
+        )
         converged[jobs[finished]] = True
         active[jobs[finished]] = False
     return st, converged
