@@ -65,7 +65,9 @@ FAMILIES = (
         "dec",
         "c4",
         kind="final points",
-        note="229 final C4 runs, 20 sizes x epochs (datablations contours)",
+        scaled=False,
+        note="229 final C4 runs, 20 sizes x epochs (datablations contours); repeats data, so not a "
+        "Chinchilla-scaled set: fit it with the data_constrained law",
     ),
     Family(
         "gpt2-c4-code",
