@@ -78,13 +78,13 @@ def test_one_model_borrowed_uses_the_other_families_median():
 def test_baselines_predict_a_constant(clean):
     best = run_experiment("baseline_best", runs=clean)
     trained = run_experiment("baseline_most_trained", runs=clean)
+    assert len(best) == len(trained)
     assert set(best.loc[best["n_points"] == 0, "status"]) <= {"no_data"}
     best = best[best["n_points"] > 0]
     assert (best["status"] == "ok").all()
     assert (best["are"] > 0.01).all(), "the best small-model loss is never the large model's loss"
     assert (best["signed_re"] > 0).all(), "small models' losses over-predict the larger target"
     assert best[["E", "A"]].isna().all().all()
-    assert len(best) == len(trained)
 
 
 def test_outliers_record_the_held_out_models_error():
