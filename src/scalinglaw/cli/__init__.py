@@ -71,3 +71,7 @@ def run() -> None:  # pragma: no cover - the console-script entry point
 from scalinglaw.cli import data as _data  # noqa: E402
 
 app.add_typer(_data.app, name="data")
+
+from scalinglaw.cli import reproduce as _reproduce  # noqa: E402
+
+_reproduce.register(app)
