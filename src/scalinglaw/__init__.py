@@ -8,15 +8,19 @@ A tour in four lines (synthetic runs from a known law, fitted, extrapolated)::
     >>> round(float(fit.predict(n_params=7e10, n_tokens=1.4e12)), 2)
     1.95
 
-Import everything from this namespace, or from the submodules it lists (``laws``, ``simulate``);
-other module paths may move.
+The paper's protocol and experiments: ``sl.reproduce("num_models", families=["gpt3"])`` returns the
+results table of its Fig. 1b heatmap for GPT-3 (one row per fitted law); ``scalinglaw reproduce --out DIR``
+runs them all and writes the figures and a report.
+
+Import everything from this namespace, or from the submodules it lists (``laws``, ``simulate``,
+``protocol``, ``experiments``, ``plots``); other module paths may move.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from scalinglaw import laws, plots, simulate
+from scalinglaw import experiments, laws, plots, protocol, simulate
 from scalinglaw.data import (
     list_families,
     load_dataset,
@@ -27,6 +31,7 @@ from scalinglaw.data import (
     read_wandb_csv,
 )
 from scalinglaw.exceptions import ConvergenceWarning, DataError, LawError, ScalingLawError, SourceError
+from scalinglaw.experiments import reproduce
 from scalinglaw.fitting import Fit, fit, fit_many
 from scalinglaw.laws import Law, Param, available_laws
 
@@ -41,6 +46,7 @@ __all__ = [
     "SourceError",
     "__version__",
     "available_laws",
+    "experiments",
     "fit",
     "fit_many",
     "laws",
@@ -48,9 +54,11 @@ __all__ = [
     "load_dataset",
     "load_family",
     "plots",
+    "protocol",
     "read_lm_eval_json",
     "read_table",
     "read_tensorboard",
     "read_wandb_csv",
+    "reproduce",
     "simulate",
 ]
