@@ -62,3 +62,7 @@ __all__ = [
     "reproduce",
     "simulate",
 ]
+from scalinglaw import guide
+from scalinglaw.guide import Estimate, estimate
+
+__all__ += ["Estimate", "estimate", "guide"]

@@ -75,3 +75,7 @@ app.add_typer(_data.app, name="data")
 from scalinglaw.cli import reproduce as _reproduce  # noqa: E402
 
 _reproduce.register(app)
+
+from scalinglaw.cli import guide as _guide  # noqa: E402
+
+_guide.register(app)
