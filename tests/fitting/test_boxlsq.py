@@ -29,7 +29,7 @@ def test_matches_lsq_linear(seed, with_upper, held):
     lo = np.where(held, held_values, lo)
     hi = np.where(held, held_values, hi)
     G, b, yy = X.T @ X, X.T @ y, y @ y
-    q, c, interior = box_lsq(G[None], b[None], np.array([yy]), lo[None], hi[None], held)
+    q, c, interior, _ = box_lsq(G[None], b[None], np.array([yy]), lo[None], hi[None], held)
     free = ~np.array(held)
     r = y - X[:, ~free] @ held_values[~free]
     if free.any():
@@ -43,3 +43,24 @@ def test_matches_lsq_linear(seed, with_upper, held):
     assert abs(np.sum((y - X @ c[0]) ** 2) - q[0]) <= 1e-8 * (1 + q[0]), "q must be the objective at c"
     assert np.all(c[0] >= lo - 1e-12) and np.all(c[0] <= hi + 1e-12)
     assert not interior[0][np.array(held)].any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), hint=st.integers(-1, 7))
+def test_any_hint_gives_the_same_optimum(seed, hint):
+    """A face hint only saves work: right or wrong, the minimiser is the box's."""
+    rng = np.random.default_rng(seed)
+    n, m = 30, 50
+    X = np.stack(
+        [
+            np.column_stack([np.ones(n), rng.uniform(0.2, 3, n), rng.uniform(0.2, 3, n) ** -1])
+            for _ in range(m)
+        ]
+    )
+    y = np.einsum("mnk,mk->mn", X, rng.normal(0.3, 1.0, (m, 3))) + rng.normal(0, 0.1, (m, n))
+    G, b, yy = np.einsum("mni,mnj->mij", X, X), np.einsum("mni,mn->mi", X, y), np.einsum("mn,mn->m", y, y)
+    lo, hi = np.zeros(3), np.full(3, np.inf)
+    plain = box_lsq(G, b, yy, lo, hi, (False, False, False))
+    hinted = box_lsq(G, b, yy, lo, hi, (False, False, False), np.full(m, hint))
+    np.testing.assert_allclose(hinted[0], plain[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(hinted[1], plain[1], rtol=1e-7, atol=1e-9)

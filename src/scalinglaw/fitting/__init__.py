@@ -28,7 +28,7 @@ import numpy as np
 from scalinglaw.exceptions import DataError
 from scalinglaw.fitting import _multistart, _varpro
 from scalinglaw.fitting._data import Problem, as_problem
-from scalinglaw.fitting._flat import flatten
+from scalinglaw.fitting._flat import flatten, flatten_subsets
 from scalinglaw.fitting.objectives import HUBER_DELTA, OBJECTIVES, Objective, get_objective
 from scalinglaw.fitting.result import STATUSES, Fit
 from scalinglaw.laws import Law, get_law
@@ -100,8 +100,14 @@ def fit_many(
     if fixed:
         law = law.fix(**fixed)
     obj = get_objective(objective)
+    table: tuple[Problem, list[np.ndarray]] | None = None
     if subsets is not None:
-        problems = [_usable(pb) for pb in _subset_problems(as_problem(runs, law.inputs), subsets)]
+        whole = as_problem(runs, law.inputs)
+        weights = _subset_weights(whole, subsets)
+        table = (whole, weights)
+        problems = [
+            _usable(Problem(whole.inputs, whole.loss, w, whole.n_models, whole.model_keys)) for w in weights
+        ]
     else:
         where = _where or [f"runs[{i}]" for i in range(len(runs))]
         problems = [_usable(as_problem(r, law.inputs, where=w)) for r, w in zip(runs, where, strict=True)]
@@ -116,13 +122,15 @@ def fit_many(
         else:
             todo.append(i)
     if todo:
-        solved = _solve(law, obj, [problems[i] for i in todo])
+        shared = None if table is None else (table[0], [table[1][i] for i in todo])
+        solved = _solve(law, obj, [problems[i] for i in todo], shared)
         for i, f in zip(todo, solved, strict=True):
             fits[i] = f
     return fits  # type: ignore[return-value]
 
 
-def _subset_problems(table: Problem, subsets: Sequence[Any]) -> list[Problem]:
+def _subset_weights(table: Problem, subsets: Sequence[Any]) -> list[np.ndarray]:
+    """Each subset as point weights on the table (a row listed twice weighs twice)."""
     n = len(table.loss)
     out = []
     for i, sel in enumerate(subsets):
@@ -135,7 +143,7 @@ def _subset_problems(table: Problem, subsets: Sequence[Any]) -> list[Problem]:
             if sel.size and (sel.min() < 0 or sel.max() >= n or not np.issubdtype(sel.dtype, np.integer)):
                 raise DataError(f"subsets[{i}]: row positions must be integers in [0, {n})")
             weight = table.weight * np.bincount(sel.astype(np.int64), minlength=n)
-        out.append(Problem(table.inputs, table.loss, weight, table.n_models, table.model_keys))
+        out.append(weight)
     return out
 
 
@@ -154,9 +162,11 @@ def _failed(law: Law, obj: Objective, pb: Problem, status: str, message: str) ->
     return Fit(law, obj.name, params, np.nan, status, message, len(pb.loss), pb.n_models, solver="")
 
 
-def _solve(law: Law, obj: Objective, problems: list[Problem]) -> list[Fit]:
+def _solve(
+    law: Law, obj: Objective, problems: list[Problem], shared: tuple[Problem, list[np.ndarray]] | None
+) -> list[Fit]:
     if law.separable is not None:
-        return _solve_varpro(law, obj, problems)
+        return _solve_varpro(law, obj, problems, shared)
     solved = _multistart.solve(law, obj, problems)
     return [
         _finish(law, obj, pb, params, conv, "multistart")
@@ -164,16 +174,22 @@ def _solve(law: Law, obj: Objective, problems: list[Problem]) -> list[Fit]:
     ]
 
 
-def _solve_varpro(law: Law, obj: Objective, problems: list[Problem]) -> list[Fit]:
+def _solve_varpro(
+    law: Law, obj: Objective, problems: list[Problem], shared: tuple[Problem, list[np.ndarray]] | None
+) -> list[Fit]:
     sep = law.separable
     assert sep is not None
     spec = _varpro.Spec.from_law(law)
-    flat = flatten(
-        [p.inputs[sep.x1] for p in problems],
-        [p.inputs[sep.x2] for p in problems],
-        [p.loss for p in problems],
-        [p.weight for p in problems],
-    )
+    if shared is not None:  # subsets of one table: the grid works on its distinct rows
+        table, weights = shared
+        flat = flatten_subsets(table.inputs[sep.x1], table.inputs[sep.x2], table.loss, weights)
+    else:
+        flat = flatten(
+            [p.inputs[sep.x1] for p in problems],
+            [p.inputs[sep.x2] for p in problems],
+            [p.loss for p in problems],
+            [p.weight for p in problems],
+        )
     sol = _varpro.solve(flat, spec) if obj.delta is None else _varpro.solve_huber(flat, spec, obj)
     out = []
     for k, pb in enumerate(problems):

@@ -64,9 +64,109 @@ def quadratic(G: np.ndarray, b: np.ndarray, yy: np.ndarray, c: np.ndarray) -> np
     return yy - 2.0 * (b[..., 0] * c0 + b[..., 1] * c1 + b[..., 2] * c2) + quad
 
 
-def box_lsq(
-    G: np.ndarray, b: np.ndarray, yy: np.ndarray, lo: np.ndarray, hi: np.ndarray, held: tuple[bool, ...]
+def _faces(lo: np.ndarray, hi: np.ndarray, held: tuple[bool, ...]) -> list[tuple[str, ...]]:
+    """Every face of the box: per free coefficient interior "i", at its lower "l" or upper "u" bound.
+
+    A coefficient can sit on a bound only where that bound is finite. The all-interior face comes first.
+    """
+    options = [
+        (
+            "i",
+            *(("l",) if np.isfinite(lo[:, j]).any() else ()),
+            *(("u",) if np.isfinite(hi[:, j]).any() else ()),
+        )
+        for j in range(3)
+        if not held[j]
+    ]
+    return list(itertools.product(*options))
+
+
+def _on_face(
+    G: np.ndarray,
+    b: np.ndarray,
+    yy: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    free: list[int],
+    face: tuple[str, ...],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimiser of q on one face for every row: (q, c, feasible); infeasible rows have q = inf."""
+    inner = [j for j, s in zip(free, face, strict=True) if s == "i"]
+    c = np.where(np.isfinite(lo), lo, 0.0)  # held coefficients and faces at the lower bound
+    ok = np.ones(len(yy), bool)
+    for j, s in zip(free, face, strict=True):
+        if s == "l":
+            ok &= np.isfinite(lo[:, j])
+        elif s == "u":
+            c[:, j] = np.where(np.isfinite(hi[:, j]), hi[:, j], 0.0)
+            ok &= np.isfinite(hi[:, j])
+    if inner:
+        c[:, inner] = 0.0
+        r = b[:, inner] - np.einsum("nij,nj->ni", G[:, inner, :], c)
+        x, solved = _solve(G[:, inner][:, :, inner], r)
+        c[:, inner] = x
+        ok &= solved & np.all((x >= lo[:, inner]) & (x <= hi[:, inner]), axis=1)
+    return np.where(ok, quadratic(G, b, yy, c), np.inf), c, ok
+
+
+#: Batches up to this many (problem, face) pairs solve every face at once (a constant number of numpy
+#: calls); larger ones (screening grids) go face by face, skipping problems already solved.
+ALL_FACES_AT_ONCE = 50_000
+
+
+def _every_face(
+    G: np.ndarray, b: np.ndarray, yy: np.ndarray, lo: np.ndarray, hi: np.ndarray, free: list[int], faces: list
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best face per problem, all faces in one vectorised pass: (q, c, face index).
+
+    Each face is a 3x3 system: a free coefficient's row of G, or for a coefficient on a bound (or held)
+    the identity row fixing it; singular free blocks are treated as infeasible, as in :func:`_solve`.
+    """
+    n, F = len(yy), len(faces)
+    at = np.zeros((F, 3), int)  # 0 interior, 1 lower bound, 2 upper bound
+    for f, face in enumerate(faces):
+        for j, side in zip(free, face, strict=True):
+            at[f, j] = {"i": 0, "l": 1, "u": 2}[side]
+    held = np.array([j not in free for j in range(3)])
+    at[:, held] = 1
+    fixed = at > 0  # (F, 3)
+    value = np.where(at[None] == 2, hi[:, None, :], lo[:, None, :])  # (n, F, 3)
+    ok = np.all(np.isfinite(value) | ~fixed[None], axis=2)
+    value = np.where(fixed[None] & np.isfinite(value), value, 0.0)
+    A = np.where((fixed[:, :, None] | fixed[:, None, :])[None], 0.0, G[:, None])
+    A = A + fixed[None, :, :, None] * np.eye(3)
+    r = np.where(fixed[None], value, b[:, None, :] - np.einsum("nij,nfj->nfi", G, value))
+    c, solved = _solve(A, r)
+    c = np.where(fixed[None], value, c)
+    ok &= solved & np.all(fixed[None] | ((c >= lo[:, None]) & (c <= hi[:, None])), axis=2)
+    q = np.where(ok, quadratic(G[:, None], b[:, None], yy[:, None], c), np.inf)
+    face = np.argmin(q, axis=1)  # ties: the first face
+    rows = np.arange(n)
+    return q[rows, face], c[rows, face], np.where(np.isfinite(q[rows, face]), face, -1)
+
+
+def _kkt(G: np.ndarray, b: np.ndarray, c: np.ndarray, free: list[int], face: tuple[str, ...]) -> np.ndarray:
+    """Whether the face's minimiser is the box's: no coefficient on a bound is pulled back inside."""
+    grad = np.einsum("nij,nj->ni", G, c) - b  # half the gradient of q
+    tol = 1e-10 * (np.abs(b).max(axis=1) + np.abs(grad + b).max(axis=1))
+    ok = np.ones(len(b), bool)
+    for j, s in zip(free, face, strict=True):
+        if s == "l":
+            ok &= grad[:, j] >= -tol
+        elif s == "u":
+            ok &= grad[:, j] <= tol
+    return ok
+
+
+def box_lsq(
+    G: np.ndarray,
+    b: np.ndarray,
+    yy: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    held: tuple[bool, ...],
+    hint: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Minimise q over the box [lo, hi] (``held`` coefficients stay at ``lo``).
 
     Parameters
@@ -74,57 +174,55 @@ def box_lsq(
     G : (..., 3, 3) Gram matrices; b : (..., 3); yy : (...)
     lo, hi : (..., 3) bounds (may be infinite)
     held : which coefficients are fixed (their value is ``lo``)
+    hint : (...) index of a face to try first per problem (-1: none), e.g. the previous step's. Where
+        that face's minimiser satisfies the optimality (KKT) conditions it is the answer, so repeated
+        solves along an optimisation path rarely enumerate the faces.
 
     Returns
     -------
     q : (...) minimum (inf where no face is feasible), c : (..., 3) minimiser,
-    interior : (..., 3) bool, the coefficients strictly inside their bounds.
+    interior : (..., 3) bool, the coefficients strictly inside their bounds, face : (...) its face index.
     """
     shape = yy.shape
     n = int(np.prod(shape))
     G, b, yy = G.reshape(n, 3, 3), b.reshape(n, 3), yy.reshape(n)
     lo, hi = np.broadcast_to(lo, (*shape, 3)).reshape(n, 3), np.broadcast_to(hi, (*shape, 3)).reshape(n, 3)
     free = [j for j in range(3) if not held[j]]
-    # A coefficient can sit on a bound only where that bound is finite.
-    options = [
-        (
-            "i",
-            *(("l",) if np.isfinite(lo[:, j]).any() else ()),
-            *(("u",) if np.isfinite(hi[:, j]).any() else ()),
-        )
-        for j in free
-    ]
+    faces = _faces(lo, hi, held)
     best = np.full(n, np.inf)
     best_c = np.where(np.isfinite(lo), lo, 0.0)
-    best_in = np.zeros((n, 3), bool)
-    # The all-interior face first: where its minimiser is feasible it is optimal (the problem is convex),
-    # so the other faces are only tried for the rest.
+    best_face = np.full(n, -1)
     todo = np.arange(n)
-    for k, face in enumerate(itertools.product(*options)):
-        if k == 1:
-            todo = np.flatnonzero(~np.isfinite(best))
-            G, b, yy, lo, hi = G[todo], b[todo], yy[todo], lo[todo], hi[todo]
+    if n * len(faces) <= ALL_FACES_AT_ONCE:
+        best, best_c, best_face = _every_face(G, b, yy, lo, hi, free, faces)
+        todo = todo[:0]
+    elif hint is not None:
+        hint = np.asarray(hint).reshape(n)
+        for f in np.unique(hint[hint >= 0]):
+            rows = np.flatnonzero(hint == f)
+            q, c, ok = _on_face(G[rows], b[rows], yy[rows], lo[rows], hi[rows], free, faces[f])
+            ok &= _kkt(G[rows], b[rows], c, free, faces[f])
+            best[rows[ok]], best_c[rows[ok]], best_face[rows[ok]] = q[ok], c[ok], f
+        todo = np.flatnonzero(best_face < 0)
+    # Otherwise every face; the all-interior one first: where its minimiser is feasible it is optimal (the
+    # problem is convex), so the other faces are only tried for the rest.
+    for k, face in enumerate(faces):
         if todo.size == 0:
             break
-        inner = [j for j, s in zip(free, face, strict=True) if s == "i"]
-        c = np.where(np.isfinite(lo), lo, 0.0)  # held coefficients and faces at the lower bound
-        ok = np.ones(todo.size, bool)
-        for j, s in zip(free, face, strict=True):
-            if s == "l":
-                ok &= np.isfinite(lo[:, j])
-            elif s == "u":
-                c[:, j] = np.where(np.isfinite(hi[:, j]), hi[:, j], 0.0)
-                ok &= np.isfinite(hi[:, j])
-        if inner:
-            c[:, inner] = 0.0
-            r = b[:, inner] - np.einsum("nij,nj->ni", G[:, inner, :], c)
-            x, solved = _solve(G[:, inner][:, :, inner], r)
-            c[:, inner] = x
-            ok &= solved & np.all((x >= lo[:, inner]) & (x <= hi[:, inner]), axis=1)
-        q = np.where(ok, quadratic(G, b, yy, c), np.inf)
+        q, c, _ = _on_face(G[todo], b[todo], yy[todo], lo[todo], hi[todo], free, face)
         better = q < best[todo]
         idx = todo[better]
-        best[idx] = q[better]
-        best_c[idx] = c[better]
-        best_in[idx] = np.isin(np.arange(3), inner)
-    return best.reshape(shape), best_c.reshape(*shape, 3), best_in.reshape(*shape, 3)
+        best[idx], best_c[idx], best_face[idx] = q[better], c[better], k
+        if k == 0:
+            todo = todo[~np.isfinite(q)]
+    interior = np.zeros((n, 3), bool)
+    for k, face in enumerate(faces):
+        rows = best_face == k
+        for j, s in zip(free, face, strict=True):
+            interior[rows, j] = s == "i"
+    return (
+        best.reshape(shape),
+        best_c.reshape(*shape, 3),
+        interior.reshape(*shape, 3),
+        best_face.reshape(shape),
+    )

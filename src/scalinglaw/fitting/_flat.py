@@ -12,9 +12,24 @@ of the A-alpha and B-beta correlation that makes the raw form ill-conditioned.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The distinct rows many fits draw from (one table fitted on many subsets), for the screening grid.
+
+    A basis evaluated once per row, times :attr:`weights` (segments x rows: weight x multiplicity), gives
+    every fit's per-segment sums in one sparse product instead of one pass per fit.
+    """
+
+    l2: np.ndarray  #: (U,) ln x2 - ref
+    y: np.ndarray  #: (U,) loss (not centred)
+    ref: float  #: centre of ``l2``
+    weights: sparse.csr_matrix  #: (S, U)
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class Flat:
     ref1: np.ndarray  #: (K,)
     ref2: np.ndarray  #: (K,)
     ymean: np.ndarray  #: (K,) weighted mean loss, subtracted from ``y``
+    shared: Shared | None = field(default=None, compare=False)  #: rows shared by the fits, if any
 
     @property
     def n_fits(self) -> int:
@@ -101,8 +117,8 @@ class Flat:
         )
 
     def with_weights(self, w: np.ndarray) -> Flat:
-        """The same points with other objective weights."""
-        return Flat(**{**self.__dict__, "w": w})
+        """The same points with other objective weights (drops the shared-table view)."""
+        return Flat(**{**self.__dict__, "w": w, "shared": None})
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -157,4 +173,52 @@ def flatten(
         ref1=ref1,
         ref2=ref2,
         ymean=ymean,
+    )
+
+
+def flatten_subsets(x1: np.ndarray, x2: np.ndarray, y: np.ndarray, weights: Sequence[np.ndarray]) -> Flat:
+    """A :class:`Flat` for fits that are weightings of one table's rows (each with some weight > 0).
+
+    The table is sorted once by (x1, x2), so each fit's rows come out in segment order without a sort
+    per fit, and the :class:`Shared` view lets the screening grid work on the distinct rows.
+    """
+    order = np.lexsort((x2, x1))
+    x1, x2, y = x1[order], x2[order], y[order]
+    W = np.vstack([np.asarray(w, float)[order] for w in weights])  # (K, U)
+    la, lb = np.log(x1), np.log(x2)
+    K, U = W.shape
+    fit_idx, row_idx = np.nonzero(W)  # row-major: fits in order, rows sorted within each fit
+    w = W[fit_idx, row_idx]
+    tot = np.bincount(fit_idx, weights=w, minlength=K)
+    ref1 = np.bincount(fit_idx, weights=w * la[row_idx], minlength=K) / tot
+    ref2 = np.bincount(fit_idx, weights=w * lb[row_idx], minlength=K) / tot
+    ymean = np.bincount(fit_idx, weights=w * y[row_idx], minlength=K) / tot
+    n_pts = np.bincount(fit_idx, minlength=K)
+    fit_start = np.concatenate([[0], np.cumsum(n_pts)[:-1]])
+    new = np.r_[True, (fit_idx[1:] != fit_idx[:-1]) | (la[row_idx][1:] != la[row_idx][:-1])]
+    seg_start = np.flatnonzero(new)
+    seg_fit = fit_idx[seg_start]
+    fit_seg = np.searchsorted(seg_start, fit_start)
+    seg_of_point = np.cumsum(new) - 1
+    ref = float(lb.mean())
+    shared = Shared(
+        l2=lb - ref,
+        y=y,
+        ref=ref,
+        weights=sparse.csr_matrix((w, (seg_of_point, row_idx)), shape=(len(seg_start), U)),
+    )
+    return Flat(
+        l2=lb[row_idx] - ref2[fit_idx],
+        y=y[row_idx] - ymean[fit_idx],
+        w=w,
+        point_fit=fit_idx,
+        seg_start=seg_start,
+        seg_l1=la[row_idx][seg_start] - ref1[seg_fit],
+        seg_fit=seg_fit,
+        fit_start=fit_start,
+        fit_seg=fit_seg,
+        ref1=ref1,
+        ref2=ref2,
+        ymean=ymean,
+        shared=shared,
     )

@@ -139,12 +139,31 @@ class Spec:
 def _point_sums(flat: Flat, v: np.ndarray, derivatives: bool) -> dict[str, np.ndarray]:
     """Per-segment sums of the x2 basis ``v`` (shape (..., T)) that the normal equations need."""
     wv = flat.w * v
-    cols = {"V1": wv, "V2": wv * v, "Vy": wv * flat.y}
+    out = {"V1": flat.seg_sum(wv), "V2": flat.seg_sum(wv * v), "Vy": flat.seg_sum(wv * flat.y)}
     if derivatives:
         lwv = wv * flat.l2
-        cols |= {"L1": lwv, "L2": lwv * v, "Ly": lwv * flat.y, "LL": lwv * flat.l2 * v}
-    stacked = flat.seg_sum(np.stack(list(cols.values())))
-    return dict(zip(cols, stacked, strict=True))
+        out |= {"L1": flat.seg_sum(lwv), "L2": flat.seg_sum(lwv * v), "Ly": flat.seg_sum(lwv * flat.y)}
+        out["LL"] = flat.seg_sum(lwv * flat.l2 * v)
+    return out
+
+
+def _grid_sums(flat: Flat, gb: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-segment sums for every grid value of beta: (Gb, S) each.
+
+    When the fits share a table, the basis is evaluated once per distinct row (centred on the table)
+    and one sparse product gives every fit's sums, rescaled to the fit's own centring:
+    (x2 / e^ref2)^-beta = (x2 / e^R)^-beta e^(beta (ref2 - R)).
+    """
+    if flat.shared is None:
+        return _point_sums(flat, np.exp(-gb[:, None] * flat.l2[None, :]), derivatives=False)
+    sh = flat.shared
+    v = np.exp(-gb[:, None] * sh.l2[None, :])  # (Gb, U)
+    G = len(gb)
+    table = (sh.weights @ np.concatenate([v, v * v, v * sh.y], axis=0).T).T  # (3 Gb, S)
+    seg = flat.seg_fit
+    scale = np.exp(gb[:, None] * (flat.ref2[seg] - sh.ref)[None, :])
+    v1, v2, vy = table[:G], table[G : 2 * G], table[2 * G :]
+    return {"V1": v1 * scale, "V2": v2 * scale * scale, "Vy": (vy - flat.ymean[seg] * v1) * scale}
 
 
 def _constant_sums(flat: Flat) -> dict[str, np.ndarray]:
@@ -161,7 +180,7 @@ def _grid_profile(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Profile objective on the exponent grid: (K, Ga, Gb) values, and the grids."""
     ga, gb = spec.grid(0), spec.grid(1)
-    sums = _point_sums(flat, np.exp(-gb[:, None] * flat.l2[None, :]), derivatives=False)  # (Gb, S)
+    sums = _grid_sums(flat, gb)  # (Gb, S)
     u = np.exp(-ga[:, None] * flat.seg_l1[None, :])  # (Ga, S)
     P0, Py = const["P0"], const["Py"]
     fit = flat.fit_sum_of_segments
@@ -185,7 +204,7 @@ def _grid_profile(
         flat.ref1[:, None, None], flat.ref2[:, None, None], ga[None, :, None], gb[None, None, :]
     )
     lo, hi = spec.internal_box(scale, flat.ymean[:, None, None])
-    q, _, _ = box_lsq(G, b, yy, lo, hi, spec.held)
+    q, _, _, _ = box_lsq(G, b, yy, lo, hi, spec.held)
     return q, ga, gb
 
 
@@ -270,6 +289,7 @@ class _State:
     interior: np.ndarray  #: (J, 3) coefficients strictly inside their bounds
     G: np.ndarray  #: (J, 3, 3) Gram matrix
     seg: dict[str, np.ndarray]  #: per-segment sums and the x1 basis "u", each (S,)
+    face: np.ndarray  #: (J,) face of the inner problem's box the minimiser lies on
 
     def select(self, flat: Flat, jobs: np.ndarray) -> _State:
         segs = flat.segments_of(jobs)
@@ -280,12 +300,13 @@ class _State:
             self.interior[jobs],
             self.G[jobs],
             {k: v[segs] for k, v in self.seg.items()},
+            self.face[jobs],
         )
 
     def update(self, flat: Flat, jobs: np.ndarray, new: _State, rows: np.ndarray) -> None:
         """Overwrite jobs ``jobs[rows]`` with rows ``rows`` of ``new`` (whose jobs are ``jobs``)."""
         target, source = jobs[rows], np.flatnonzero(rows)
-        for name in ("theta", "f", "c", "interior", "G"):
+        for name in ("theta", "f", "c", "interior", "G", "face"):
             getattr(self, name)[target] = getattr(new, name)[source]
         new_flat_segs = _segments_within(new, flat, jobs, source)
         for k, v in self.seg.items():
@@ -299,8 +320,13 @@ def _segments_within(new: _State, flat: Flat, jobs: np.ndarray, rows: np.ndarray
     return _flat_ranges(starts[rows], starts[rows] + counts[rows])
 
 
-def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.ndarray) -> _State:
-    """Solve the inner problem at per-job exponents ``theta`` (J, 2); keep what the Jacobian needs."""
+def _evaluate(
+    flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.ndarray, hint: np.ndarray | None = None
+) -> _State:
+    """Solve the inner problem at per-job exponents ``theta`` (J, 2); keep what the Jacobian needs.
+
+    ``hint``: each job's face of the inner problem at its previous point, tried first.
+    """
     alpha, beta = theta[:, 0], theta[:, 1]
     v = np.exp(-beta[flat.point_fit] * flat.l2)
     s = _point_sums(flat, v, derivatives=True)
@@ -317,8 +343,8 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
     b = np.stack([fit(Py), fit(u * Py), fit(s["Vy"])], axis=-1)
     yy = fit(const["Pyy"])
     lo, hi = spec.internal_box(spec.scales(flat.ref1, flat.ref2, alpha, beta), flat.ymean)
-    f, c, interior = box_lsq(G, b, yy, lo, hi, spec.held)
-    return _State(theta, f, c, interior, G, {"u": u, **s})
+    f, c, interior, face = box_lsq(G, b, yy, lo, hi, spec.held, hint)
+    return _State(theta, f, c, interior, G, {"u": u, **s}, face)
 
 
 def _derivatives(
@@ -443,7 +469,7 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
         delta *= np.minimum(1.0, radius[jobs] / np.maximum(size, 1e-300))[:, None]
         trial_theta = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi)
         moved = np.abs(trial_theta - cur.theta).max(axis=1)
-        trial = _evaluate(sub, spec, sub_const, trial_theta)
+        trial = _evaluate(sub, spec, sub_const, trial_theta, cur.face)
         better = trial.f < cur.f
         with np.errstate(invalid="ignore"):  # inf - inf for infeasible trials
             change = cur.f - trial.f

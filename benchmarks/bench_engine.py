@@ -1,0 +1,111 @@
+"""Engine speed on the paper's grid for one real family, against the SciPy references, in one process.
+
+The grid is the paper's Fig. 1b sweep: every k-smallest-models subset x 10 training percentages (10B cut),
+target the largest model. It prints fits per second for
+
+* ``fit_many`` (least squares, and Huber on log-loss),
+* a per-fit ``scipy.optimize.curve_fit`` loop from the paper's single starting point (least squares),
+* the 4^5 = 1,024-start Huber reference (L-BFGS-B from every point of ColPret's grid), timed on a sample
+  of the fits because it takes seconds each,
+
+with medians over repeats, the speed-ups, and whether the engine's objective is at least as low as the
+reference's on every fit compared (relative tolerance 1e-9).
+
+Run: ``SCALINGLAW_SOURCES=../shared/sources python benchmarks/bench_engine.py [--family gpt3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+import scalinglaw as sl
+from scalinglaw import protocol
+from scalinglaw.experiments import family_runs, model_counts
+from scalinglaw.fitting.objectives import get_objective
+from scalinglaw.fitting.reference import curve_fit_paper, multistart
+
+TOLERANCE = 1e-9
+
+
+def grid(family: str) -> tuple[protocol.Runs, list[np.ndarray]]:
+    runs = protocol.Runs(family_runs(family))
+    cands = runs.candidates(runs.target())
+    masks = [
+        runs.training(cands[:k], percentage=p) for k in model_counts(len(cands)) for p in protocol.PERCENTAGES
+    ]
+    return runs, [m for m in masks if m.sum() >= 5]
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+def objective(objective_name: str, params: dict, table) -> float:
+    pred = sl.laws.chinchilla().predict(params, n_params=table["n_params"], n_tokens=table["n_tokens"])
+    return get_objective(objective_name).value(pred, table["loss"].to_numpy(), np.ones(len(table)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="gpt3")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of the engine timings (median)")
+    parser.add_argument("--reference-fits", type=int, default=3, help="fits the 1,024-start reference times")
+    args = parser.parse_args()
+
+    runs, masks = grid(args.family)
+    tables = [runs.table[m] for m in masks]
+    n = len(masks)
+    n_points = sum(int(m.sum()) for m in masks)
+    print(f"{args.family}: {n} fits of the paper's grid, {n_points:,} points in all")
+
+    sl.fit_many(runs.table, subsets=masks)  # warm up (imports, caches)
+    t_lsq, fits_lsq = timed(lambda: sl.fit_many(runs.table, subsets=masks), args.repeats)
+    t_hub, fits_hub = timed(
+        lambda: sl.fit_many(runs.table, subsets=masks, objective="huber_log"), args.repeats
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_cf, cf = timed(lambda: [_curve_fit(t) for t in tables], 1)
+    cf_values = [objective("lsq", p, t) if p else np.inf for p, t in zip(cf, tables, strict=True)]
+    lsq_ok = sum(f.value <= v * (1 + TOLERANCE) for f, v in zip(fits_lsq, cf_values, strict=True))
+
+    sample = np.linspace(0, n - 1, min(args.reference_fits, n)).round().astype(int)
+    t_ms, ms = timed(lambda: [multistart(tables[i], objective="huber_log") for i in sample], 1)
+    hub_ok = sum(fits_hub[i].value <= v * (1 + TOLERANCE) for i, (_, v) in zip(sample, ms, strict=True))
+
+    rows = [
+        ("fit_many, least squares", n / t_lsq),
+        ("fit_many, Huber log-loss", n / t_hub),
+        ("curve_fit loop (paper's single start)", n / t_cf),
+        ("4^5-start Huber reference", len(sample) / t_ms),
+    ]
+    print(f"{'solver':<40} {'fits/s':>12}")
+    for name, fps in rows:
+        print(f"{name:<40} {fps:>12,.1f}")
+    print(
+        f"speed-up vs curve_fit: {t_cf / t_lsq:,.0f}x (objective <= curve_fit's on {lsq_ok}/{n} fits); "
+        f"vs the multi-start Huber reference: {(t_ms / len(sample)) / (t_hub / n):,.0f}x "
+        f"(objective <= reference's on {hub_ok}/{len(sample)} fits)"
+    )
+
+
+def _curve_fit(table):
+    try:
+        return curve_fit_paper(table)
+    except (RuntimeError, ValueError):
+        return None
+
+
+if __name__ == "__main__":
+    main()
