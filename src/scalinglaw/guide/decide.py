@@ -23,7 +23,7 @@ from scalinglaw.exceptions import ScalingLawError
 from scalinglaw.guide import _fitmodes as fm
 from scalinglaw.guide import defaults as D
 from scalinglaw.guide.estimate import Estimate, _jsonable, estimate
-from scalinglaw.guide.uncertainty import log_draws, multiplier, scale
+from scalinglaw.guide.uncertainty import log_draws, multiplier, scale, spread
 
 __all__ = ["Allocation", "Comparison", "allocate", "compare", "optimal_allocation"]
 
@@ -122,7 +122,7 @@ def compare(
     ok = np.all(np.isfinite(ea.draws), axis=1) & np.all(np.isfinite(eb.draws), axis=1)
     if paired and ok.sum() > 1:
         diff = log_draws(ea.fit.law, ea.draws[ok], N, T) - log_draws(eb.fit.law, eb.draws[ok], N, T)
-        sd = float(np.std(diff, ddof=1))
+        sd = float(spread(diff))
     else:
         sd = math.hypot(_sd(ea, N, T), _sd(eb, N, T))
     # Each family's new run scatters around its law: the two run-level terms (each floored by the
@@ -146,7 +146,7 @@ def compare(
 
 def _sd(est: Estimate, N: float, T: float) -> float:
     logs = log_draws(est.fit.law, est.draws, N, T)
-    return float(np.std(logs, ddof=1)) if len(logs) > 1 else 0.0
+    return float(spread(logs)) if len(logs) > 1 else 0.0
 
 
 # ------------------------------------------------------------------------------------------ allocate

@@ -32,7 +32,7 @@ from scalinglaw.guide import defaults as D
 from scalinglaw.guide.borrow import Prior, collection_prior, paper_prior
 from scalinglaw.guide.extrapolation import collection_error
 from scalinglaw.guide.inputs import UserRuns, data_hash, read_runs
-from scalinglaw.guide.uncertainty import bootstrap, log_draws, multiplier, run_scatter, scale
+from scalinglaw.guide.uncertainty import bootstrap, log_draws, multiplier, run_scatter, scale, spread
 
 __all__ = ["FORMAT", "Diagnostic", "Estimate", "estimate"]
 
@@ -140,7 +140,7 @@ class Estimate:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             logs = log_draws(self.fit.law, self.draws, n_params, n_tokens)
-            sd = np.nanstd(logs, axis=0, ddof=1) if len(logs) > 1 else np.zeros(shape)
+            sd = spread(logs) if len(logs) > 1 else np.zeros(shape)
         sd = np.where(np.isfinite(sd), sd, 0.0)
         return scale(sd, run_sd=self.run_sd, seed_noise=float(self.settings["seed_noise"]["value"]))
 

@@ -454,8 +454,8 @@ def validate_runs(frame: pd.DataFrame, *, where: str = "runs", perplexity: bool 
         raise DataError(f"{where}: column 'model' has {nulls.size} missing run names ({_rows(nulls)})")
     out["model"] = frame["model"].astype(str)
     for col in ("n_params", "n_tokens", "loss", "step"):
-        if col not in frame.columns:
-            continue
+        if col not in frame.columns or (col == "step" and frame[col].isna().all()):
+            continue  # an optional step column that was never filled in is no step column
         raw = frame[col]
         values = (
             raw.map(parse_size).astype(float)

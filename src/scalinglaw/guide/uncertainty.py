@@ -4,8 +4,10 @@ The predictive interval for the loss of a new run at (N, D) is, on the log scale
 
     ln L_hat(N, D)  +/-  k * t_{nu, (1 + level) / 2} * sqrt(s_boot^2 + max(s_run, s_seed)^2)
 
-- ``s_boot``: standard deviation of ln L_hat over refits on bootstrap resamples of whole runs (a run's
-  checkpoints are correlated, so they are resampled together). Each resample is refitted the way the
+- ``s_boot``: the spread of ln L_hat over refits on bootstrap resamples of whole runs (a run's
+  checkpoints are correlated, so they are resampled together): half the distance between the 16th and
+  84th percentiles, which is the standard deviation for normal draws but is not blown up by the few
+  refits that a resample leaves barely determined. Each resample is refitted the way the
   point estimate was, with what it can identify: a resample left with two sizes borrows the
   three-degree-of-freedom structure, one with one size the (A, alpha) of a random collection family
   (see :mod:`scalinglaw.guide.borrow`), so few models give wide intervals.
@@ -32,7 +34,16 @@ import pandas as pd
 from scalinglaw.guide import _fitmodes as fm
 from scalinglaw.guide.borrow import Prior
 
-__all__ = ["Resampling", "bootstrap", "half_width", "log_draws", "multiplier", "run_scatter", "scale"]
+__all__ = [
+    "Resampling",
+    "bootstrap",
+    "half_width",
+    "log_draws",
+    "multiplier",
+    "run_scatter",
+    "scale",
+    "spread",
+]
 
 _RANK = {"fixed": 0, "tied": 1, "free": 2}
 
@@ -131,6 +142,12 @@ def log_draws(law, params: np.ndarray, n_params, n_tokens) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             out[i] = np.log(law.predict(values, n_params=N, n_tokens=D))
     return out
+
+
+def spread(logs: np.ndarray) -> np.ndarray:
+    """Robust standard deviation over draws (axis 0): (84th - 16th percentile) / 2."""
+    lo, hi = np.nanpercentile(logs, [15.865525393145708, 84.13447460685429], axis=0)
+    return (hi - lo) / 2.0
 
 
 def run_scatter(table: pd.DataFrame, predicted: np.ndarray) -> float:
