@@ -92,7 +92,7 @@ def main() -> None:
     ]
     print(f"{'solver':<40} {'fits/s':>12}")
     for name, fps in rows:
-        print(f"{name:<40} {fps:>12,.1f}")
+        print(f"{name:<40} {fps:>12,.4g}")
     print(
         f"speed-up vs curve_fit: {t_cf / t_lsq:,.0f}x (objective <= curve_fit's on {lsq_ok}/{n} fits); "
         f"vs the multi-start Huber reference: {(t_ms / len(sample)) / (t_hub / n):,.0f}x "

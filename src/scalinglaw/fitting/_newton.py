@@ -79,7 +79,7 @@ def polish(
         jobs = np.flatnonzero(active)
         if jobs.size == 0:
             break
-        sub = flat if jobs.size == flat.n_fits else flat.take(jobs)
+        sub = flat.restrict(jobs)
         ys = y if sub is flat else y[flat.points_of(jobs)]
         zj = z[jobs]
         m = _model(sub, spec, zj, "derivatives")
@@ -124,26 +124,15 @@ def polish(
 
 
 def _bounds(flat: Flat, spec: Spec, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of each job's variables (E, c1, alpha, c2, beta); the coefficients' bounds scale with
+    the current exponents, like the coefficients themselves."""
     scale = spec.scales(flat.ref1, flat.ref2, z[:, 2], z[:, 4])
-    lo = np.column_stack(
-        [
-            spec.c_lo[0] * scale[:, 0],
-            spec.c_lo[1] * scale[:, 1],
-            np.full(len(z), spec.e_lo[0]),
-            spec.c_lo[2] * scale[:, 2],
-            np.full(len(z), spec.e_lo[1]),
-        ]
-    )
-    hi = np.column_stack(
-        [
-            spec.c_hi[0] * scale[:, 0],
-            spec.c_hi[1] * scale[:, 1],
-            np.full(len(z), spec.e_hi[0]),
-            spec.c_hi[2] * scale[:, 2],
-            np.full(len(z), spec.e_hi[1]),
-        ]
-    )
-    return lo, hi
+
+    def side(c: np.ndarray, e: np.ndarray) -> np.ndarray:
+        exponents = np.broadcast_to(e, (len(z), 2))
+        return np.column_stack([c * scale, exponents])[:, [0, 1, 3, 2, 4]]
+
+    return side(spec.c_lo, spec.e_lo), side(spec.c_hi, spec.e_hi)
 
 
 def _damped_newton(H: np.ndarray, g: np.ndarray, lam: np.ndarray, move: np.ndarray) -> np.ndarray:

@@ -458,7 +458,7 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
         jobs = np.flatnonzero(active)
         if jobs.size == 0:
             break
-        sub = flat if jobs.size == flat.n_fits else flat.take(jobs)
+        sub = flat.restrict(jobs)
         sub_const = const if sub is flat else {k: v[flat.segments_of(jobs)] for k, v in const.items()}
         cur = st if sub is flat else st.select(flat, jobs)
         g, H = _derivatives(sub, spec, sub_const, cur)
