@@ -54,6 +54,16 @@ def test_one_size_borrows_a_and_alpha(prior):
     assert two_seeds.mode == "fixed"
 
 
+def test_mode_can_be_forced(prior):
+    est = estimate(small_runs(), borrow=prior, draws=20, mode="tied")
+    assert est.mode == "tied" and set(est.fit.law.fixed) == {"A", "alpha"}
+    assert est.settings["fit_mode"]["why"].startswith("asked for")
+    with pytest.raises(ScalingLawError, match="cannot identify all five"):
+        estimate(small_runs(sizes=(1e8, 4e8)), borrow=prior, mode="free")
+    with pytest.raises(ScalingLawError, match="borrowing off"):
+        estimate(small_runs(), borrow=False, mode="tied")
+
+
 def test_one_size_without_borrowing_is_an_error():
     runs = small_runs(sizes=(2e8,))
     with pytest.raises(ScalingLawError, match="one size and borrowing is off"):

@@ -169,6 +169,10 @@ def fit(
     metric: Metric = None,
     tokens_metric: TokensMetric = None,
     perplexity: Perplexity = False,
+    mode: Annotated[
+        str,
+        typer.Option("--mode", help="auto (free with >= 3 sizes, tied with 2, fixed with 1), tied or fixed."),
+    ] = "auto",
     cut: Cut = D.EARLY_CUT,
     cut_tokens: CutTokens = "10B",
     cut_fraction: CutFraction = D.EARLY_CUT_FRACTION,
@@ -189,6 +193,7 @@ def fit(
         runs,
         target_params=number(target_params, "--target-params"),
         target_tokens=number(target_tokens, "--target-tokens"),
+        mode=mode,
         cut=cut,
         cut_tokens=number(cut_tokens, "--cut-tokens") if cut_tokens not in ("0", "0.0") else 0.0,
         cut_fraction=cut_fraction,

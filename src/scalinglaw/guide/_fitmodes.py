@@ -71,13 +71,21 @@ def _as_array(fits: Sequence[Fit | Mapping[str, float] | None]) -> np.ndarray:
     return out
 
 
+def _fit_chunked(table: pd.DataFrame, subsets: Sequence[np.ndarray], **options: object) -> np.ndarray:
+    """``fit_many`` over ``subsets`` in chunks of at most :data:`MAX_CELLS` / len(table) fits."""
+    size = max(1, MAX_CELLS // max(len(table), 1))
+    parts = [
+        _as_array(sl.fit_many(table, subsets=list(subsets[k : k + size]), **options))  # type: ignore[arg-type]
+        for k in range(0, len(subsets), size)
+    ]
+    return np.concatenate(parts) if parts else np.empty((0, len(PARAMS)))
+
+
 def fit_free(
     table: pd.DataFrame, subsets: Sequence[np.ndarray], *, objective: str, data: Mapping[str, float] | None
 ) -> np.ndarray:
     """(S, 5) parameters of free fits of each subset (NaN rows where a fit failed)."""
-    return _as_array(
-        sl.fit_many(table, subsets=list(subsets), objective=objective, fixed=dict(data or {}) or None)
-    )
+    return _fit_chunked(table, subsets, objective=objective, fixed=dict(data or {}) or None)
 
 
 def fit_fixed(
@@ -95,10 +103,13 @@ def fit_fixed(
         groups.setdefault((float(pair[0]), float(pair[1])), []).append(i)
     for (A, alpha), idx in groups.items():
         fixed = {"A": A, "alpha": alpha, **(data or {})}
-        out[idx] = _as_array(
-            sl.fit_many(table, subsets=[subsets[i] for i in idx], objective=objective, fixed=fixed)
-        )
+        out[idx] = _fit_chunked(table, [subsets[i] for i in idx], objective=objective, fixed=fixed)
     return out
+
+
+#: Bound on (fits in one engine call) x (rows of its stacked table): the engine holds one weight per
+#: row for every fit of a call, so the tied profile is fitted in chunks of ln A values below this.
+MAX_CELLS = 4_000_000
 
 
 def _shifted_fits(
@@ -111,7 +122,8 @@ def _shifted_fits(
     """Fits of subset i with ln A = ``a_values[i, j]`` (alpha on the line), for every (i, j).
 
     Returns objective values (S, J) and parameters (S, J, 5), infinite / NaN where a fit failed. Each
-    distinct ln A value becomes one shifted copy of the table; all fits go through one engine call.
+    distinct ln A value becomes one shifted copy of the table; copies are batched into as few engine
+    calls as :data:`MAX_CELLS` allows.
     """
     c0, c1 = line
     N = table["n_params"].to_numpy(float)
@@ -124,18 +136,43 @@ def _shifted_fits(
     # Shift every copy up so that losses stay positive (the engine requires it); E absorbs the shift
     # exactly under squared error, and its lower bound moves with it so that E >= 0 still holds.
     shift = float(np.ceil(offsets.max() + L.max() + 1.0))
-    U, n = offsets.shape
-    stacked = pd.DataFrame(
-        {"n_params": np.tile(N, U), "n_tokens": np.tile(D, U), "loss": (L[None, :] - offsets + shift).ravel()}
-    )
     law = (
         sl.laws.chinchilla().bound(E=(shift, None)).start(E=shift + 1.0).fix(A=0.0, alpha=0.0, **(data or {}))
     )
     S, J = a_values.shape
-    subs = [code[i, j] * n + np.asarray(subsets[i]) for i in range(S) for j in range(J)]
-    fits = sl.fit_many(stacked, law, objective="lsq", subsets=subs)
-    values = np.array([f.value if f.status == "ok" else np.inf for f in fits]).reshape(S, J)
-    params = _as_array(fits).reshape(S, J, len(PARAMS))
+    n = len(L)
+    values = np.full((S, J), np.inf)
+    params = np.full((S, J, len(PARAMS)), np.nan)
+    pairs = [(i, j) for i in range(S) for j in range(J)]
+    by_copy: dict[int, list[tuple[int, int]]] = {}
+    for i, j in pairs:
+        by_copy.setdefault(int(code[i, j]), []).append((i, j))
+    copies = sorted(by_copy)
+    start = 0
+    while start < len(copies):
+        # grow the chunk while (its fits) x (its rows) stays under the bound
+        stop, fits = start, 0
+        while stop < len(copies):
+            more = fits + len(by_copy[copies[stop]])
+            if stop > start and more * (stop - start + 1) * n > MAX_CELLS:
+                break
+            fits, stop = more, stop + 1
+        chunk = copies[start:stop]
+        stacked = pd.DataFrame(
+            {
+                "n_params": np.tile(N, len(chunk)),
+                "n_tokens": np.tile(D, len(chunk)),
+                "loss": (L[None, :] - offsets[chunk] + shift).ravel(),
+            }
+        )
+        cells = [(i, j, k) for k, u in enumerate(chunk) for i, j in by_copy[u]]
+        subs = [k * n + np.asarray(subsets[i]) for i, _, k in cells]
+        result = sl.fit_many(stacked, law, objective="lsq", subsets=subs)
+        got = _as_array(result)
+        for (i, j, _), f, row in zip(cells, result, got, strict=True):
+            values[i, j] = f.value if f.status == "ok" else np.inf
+            params[i, j] = row
+        start = stop
     params[..., 0] -= shift
     params[..., 1] = np.exp(a_values)
     params[..., 2] = c0 + c1 * a_values

@@ -10,9 +10,11 @@ lend them. From them:
 - the **line** alpha = c0 + c1 ln A (least squares over families): the paper's §9 finding that (A, alpha)
   move together, so the five parameters have about three degrees of freedom. With two sizes, alpha is
   tied to A by it.
-- the **pair** (A, alpha): the medians over families of ln A and alpha. With one size both are held there
-  (§5 held them at Muennighoff et al.'s values); bootstrap refits draw the pair of a random family instead,
-  so the interval carries how much families differ.
+- the **pair** (A, alpha): the median ln A over families, with alpha on the line there. With one size
+  both are held there (§5 held them at Muennighoff et al.'s values); bootstrap refits draw the pair of a
+  random family instead, so the interval carries how much families differ. (The separate medians of
+  ln A and alpha come from different families and sit off the line: ``scripts/guide_borrow_study.py``
+  measured them worse.)
 - the **data pair** (B, beta): the medians of ln B and beta, held when runs saw fewer than three distinct
   token counts.
 
@@ -50,7 +52,7 @@ class Prior:
     line
         (c0, c1) of alpha = c0 + c1 ln A.
     pair
-        (A, alpha) held for one size.
+        (A, alpha) held for one size: the median ln A, alpha on the line.
     data_pair
         (B, beta) held when token counts cannot identify them.
     pairs
@@ -181,7 +183,7 @@ def collection_prior(*, exclude: Iterable[str] = (), sources: str | os.PathLike[
     beta = np.median([fits[n]["beta"] for n in data]) if data else sl.laws.MUENNIGHOFF_2024["beta"]
     return Prior(
         line=(float(c0), float(c1)),
-        pair=(float(np.exp(np.median(lnA))), float(np.median(alpha))),
+        pair=(float(np.exp(np.median(lnA))), float(c0 + c1 * np.median(lnA))),
         data_pair=(float(np.exp(lnB)), float(beta)),
         pairs=tuple((float(fits[n]["A"]), float(fits[n]["alpha"])) for n in names),
         families=names,

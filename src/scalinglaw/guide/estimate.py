@@ -278,6 +278,7 @@ def estimate(
     target_tokens: float | None = None,
     law: str = "chinchilla",
     objective: str = D.OBJECTIVE,
+    mode: str = "auto",
     cut: str = D.EARLY_CUT,
     cut_tokens: float = D.EARLY_CUT_TOKENS,
     cut_fraction: float = D.EARLY_CUT_FRACTION,
@@ -307,6 +308,9 @@ def estimate(
         for others.
     objective
         ``"lsq"`` (default, the paper's) or ``"huber_log"`` (then two sizes borrow (A, alpha) outright).
+    mode
+        ``"auto"`` (default): ``"free"`` with three or more sizes, ``"tied"`` with two, ``"fixed"`` with one;
+        or force ``"tied"`` / ``"fixed"`` (borrowing more than the sizes require).
     cut, cut_tokens, cut_fraction
         The early cut (§6.1). ``"relative"`` (default): each run drops its checkpoints with tokens <=
         min(``cut_tokens``, ``cut_fraction`` x its final tokens), i.e. the paper's first 10B tokens when
@@ -372,7 +376,17 @@ def estimate(
     sizes = np.sort(used["n_params"].unique())
     n_sizes = len(sizes)
     do_borrow = borrow is not False
-    mode = fm.mode_for(n_sizes, borrow=do_borrow, min_free=D.MIN_SIZES_FREE)
+    if mode not in ("auto", *fm.MODES):
+        raise ScalingLawError(f"unknown mode {mode!r}; choose auto, {', '.join(fm.MODES)}")
+    if mode in ("tied", "fixed") and not do_borrow:
+        raise ScalingLawError(
+            f"mode {mode!r} borrows from the collection; it cannot be used with borrowing off"
+        )
+    asked = mode
+    auto = fm.mode_for(n_sizes, borrow=do_borrow, min_free=D.MIN_SIZES_FREE)
+    mode = auto if asked in ("auto", "free") else min(asked, auto, key=lambda m: fm.MODES[::-1].index(m))
+    if asked == "free" and auto != "free":
+        raise ScalingLawError(f"{n_sizes} size(s) cannot identify all five parameters; use mode auto")
     if mode == "tied" and objective != "lsq":
         mode = "fixed"  # the tie is solved exactly only for squared error
     if n_sizes == 1 and not do_borrow:
@@ -425,7 +439,7 @@ def estimate(
     settings = _settings(
         objective,
         (cut, cut_tokens, cut_fraction),
-        mode,
+        (asked, mode),
         n_sizes,
         do_borrow,
         draws,
@@ -517,7 +531,8 @@ def _borrowed(
         )
     if mode == "fixed":
         what.append(
-            f"(A, alpha) = ({prior.pair[0]:.4g}, {prior.pair[1]:.4g}), the median over families (paper §5)"
+            f"(A, alpha) = ({prior.pair[0]:.4g}, {prior.pair[1]:.4g}): the median ln A over families, alpha "
+            "on their line (paper §5, §9)"
         )
     if data is not None:
         what.append(f"(B, beta) = ({data['B']:.4g}, {data['beta']:.4g}), the median over families")
@@ -531,8 +546,9 @@ def _borrowed(
     }
 
 
-def _settings(objective, cut_info, mode, n_sizes, do_borrow, draws, seed, seed_noise, shape, bd):
+def _settings(objective, cut_info, modes, n_sizes, do_borrow, draws, seed, seed_noise, shape, bd):
     cut, cut_tokens, cut_fraction = cut_info
+    asked, mode = modes
     inflation, df = shape
     why_mode = {
         "free": f"{n_sizes} sizes: all five parameters fitted",
@@ -541,6 +557,12 @@ def _settings(objective, cut_info, mode, n_sizes, do_borrow, draws, seed, seed_n
     }[mode]
     if mode == "free" and n_sizes < D.MIN_SIZES_FREE:
         why_mode = f"{n_sizes} sizes and borrowing off: all five fitted, but (A, alpha) are not identifiable"
+    if (
+        asked in ("tied", "fixed")
+        and mode == asked
+        and mode != fm.mode_for(n_sizes, borrow=True, min_free=D.MIN_SIZES_FREE)
+    ):
+        why_mode = f"asked for: {why_mode.split(': ', 1)[1]}"
     return {
         "law": _setting(
             "chinchilla", "chinchilla", "L = E + A / N^alpha + B / D^beta, the paper's form (§2)"
@@ -558,7 +580,7 @@ def _settings(objective, cut_info, mode, n_sizes, do_borrow, draws, seed, seed_n
         "cut_fraction": _setting(
             cut_fraction, D.EARLY_CUT_FRACTION, "the most of a run the cut takes (measured on the collection)"
         ),
-        "fit_mode": _setting(mode, None, why_mode),
+        "fit_mode": _setting(mode, "auto", why_mode),
         "borrow": _setting(
             do_borrow, True, "borrow what the runs cannot identify from the collection (§5, §9)"
         ),
