@@ -20,7 +20,9 @@ TRUTH = sl.laws.chinchilla()
 
 def test_five_sizes_fit_everything(prior):
     est = estimate(small_runs(), target_params=6.4e9, target_tokens=1.28e11, borrow=prior, draws=50)
-    assert est.mode == "free" and est.borrowed is None
+    assert est.mode == "free"
+    # five runs: some resamples keep fewer than three sizes, and those borrow as the point fit would
+    assert est.borrowed["what"][0].startswith("bootstrap resamples left with fewer than 3 sizes")
     assert set(est.fit.law.fixed) == set()
     assert est.settings["fit_mode"]["value"] == "free"
     for name, s in est.settings.items():

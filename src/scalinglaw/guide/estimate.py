@@ -421,8 +421,7 @@ def estimate(
     )
     if point.status != "ok":
         raise ScalingLawError(f"the fit failed ({point.status}: {point.message}); check the runs")
-    # Resamples that lose sizes need the prior: resolve it only if they will (free fits of >= 3 sizes of
-    # many runs rarely do), so that plain use never has to load the collection.
+    # Resamples that lose sizes need the prior; it is resolved (the collection loaded) only if one does.
     resampling = _bootstrap(used, mode, objective, data, do_borrow, draws, seed, prior)
     predicted = point.predict(used["n_params"].to_numpy(), used["n_tokens"].to_numpy())
     run_sd = run_scatter(used, predicted)
@@ -520,9 +519,14 @@ def _bootstrap(used, mode, objective, data, do_borrow, draws, seed, prior: Calla
 def _borrowed(
     mode: str, fit: Fit, data: Mapping[str, float] | None, prior: Prior | None
 ) -> dict[str, Any] | None:
-    if prior is None or (mode == "free" and data is None):
+    if prior is None:
         return None
     what = []
+    if mode == "free":
+        what.append(
+            "bootstrap resamples left with fewer than 3 sizes tied alpha to A (or held (A, alpha)) as "
+            "the point fit would have"
+        )
     if mode == "tied":
         c0, c1 = prior.line
         what.append(

@@ -91,7 +91,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
             f"{r.fitted_final:.4f}",
         )
     console.print(runs)
-    law = Table(title=f"Law ({est.mode} fit): L = E + A / N^alpha + B / D^beta")
+    law = Table(title=f"Law ({est.mode} fit)")
     for col in ("E", "A", "alpha", "B", "beta"):
         law.add_column(col, justify="right")
     fixed = est.fit.law.fixed
