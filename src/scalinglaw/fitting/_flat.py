@@ -12,7 +12,7 @@ of the A-alpha and B-beta correlation that makes the raw form ill-conditioned.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
@@ -118,6 +118,9 @@ class Flat:
             ref1=self.ref1[fits],
             ref2=self.ref2[fits],
             ymean=self.ymean[fits],
+            shared=None
+            if self.shared is None
+            else replace(self.shared, weights=self.shared.weights[seg_idx]),
         )
 
     def with_weights(self, w: np.ndarray) -> Flat:

@@ -36,9 +36,13 @@ from scalinglaw.laws import Law
 
 #: Grid points per free exponent when screening ...
 GRID_SIZE = 24
-#: ... and when its coefficient is held: the exponent then moves the term's level, not just its shape
-#: (A N^-alpha shifts by about A dalpha ln N), so its valley is far narrower.
+#: ... and when its coefficient, or the constant E, is held: the exponent then moves the loss's level,
+#: not just its shape (A N^-alpha shifts by about A dalpha ln N, and nothing else can absorb it), so its
+#: valley is far narrower.
 HELD_GRID_SIZE = 192
+#: Screening works on at most this many grid cells at a time (fits are taken in chunks), which bounds
+#: its memory (about 150 bytes a cell) however many fits a batch holds.
+MAX_GRID_CELLS = 1_000_000
 #: Largest exponent range the grid spans above its lower bound (the polish can go further if allowed).
 GRID_SPAN = 5.0
 #: Grid local minima polished per fit, and how far (relative) above the best grid value they may be.
@@ -104,7 +108,7 @@ class Spec:
             return self.e_value[j : j + 1]
         lo = self.e_lo[j]
         hi = min(self.e_hi[j], max(lo, 0.0) + GRID_SPAN)
-        size = HELD_GRID_SIZE if self.held[j + 1] else GRID_SIZE
+        size = HELD_GRID_SIZE if self.held[j + 1] or self.held[0] else GRID_SIZE
         if lo >= 0:  # denser where exponents usually are (0.05-1.5): uniform in log(1 + exponent)
             return np.expm1(np.linspace(np.log1p(lo), np.log1p(hi), size))
         return np.linspace(lo, hi, size)
@@ -521,18 +525,18 @@ class Solution:
 
 def _candidates(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Starting points for the polish: (owner fit, exponents, trust radius) of each grid basin kept."""
-    q, ga, gb = _grid_profile(flat, spec, _constant_sums(flat))
-    cands = _local_minima(q)
-    owners = np.array([k for k, cs in enumerate(cands) for _ in cs], dtype=np.int64)
-    theta0 = np.array(
-        [
-            [_subcell(q[k, :, b], ga, a), _subcell(q[k, a, :], gb, b)]
-            for k, cs in enumerate(cands)
-            for a, b in cs
-        ]
-    ).reshape(-1, 2)
-    radius0 = np.array([max(_spacing(ga, a), _spacing(gb, b)) for cs in cands for a, b in cs])
-    return owners, theta0, radius0
+    per_chunk = max(1, MAX_GRID_CELLS // (len(spec.grid(0)) * len(spec.grid(1))))
+    owners, theta0, radius0 = [], [], []
+    for first in range(0, flat.n_fits, per_chunk):
+        fits = np.arange(first, min(first + per_chunk, flat.n_fits))
+        chunk = flat.restrict(fits)
+        q, ga, gb = _grid_profile(chunk, spec, _constant_sums(chunk))
+        for k, cells in enumerate(_local_minima(q)):
+            for a, b in cells:
+                owners.append(fits[k])
+                theta0.append([_subcell(q[k, :, b], ga, a), _subcell(q[k, a, :], gb, b)])
+                radius0.append(max(_spacing(ga, a), _spacing(gb, b)))
+    return np.array(owners, dtype=np.int64), np.array(theta0).reshape(-1, 2), np.array(radius0)
 
 
 def _best(n_fits: int, owners: np.ndarray, params: np.ndarray, f: np.ndarray, conv: np.ndarray) -> Solution:
@@ -560,25 +564,31 @@ def solve(flat: Flat, spec: Spec) -> Solution:
     return _best(flat.n_fits, owners, params, st.f, conv)
 
 
-def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
-    """Global Huber log-space fit: screen and polish the log least-squares surrogate, then polish exactly.
+def _surrogate_starts(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares optima of the basins the screen keeps: (owner fit, z = E, c1, alpha, c2, beta)."""
+    owners, theta0, radius0 = _candidates(flat, spec)
+    if owners.size == 0:
+        return owners, np.zeros((0, 5))
+    st, _ = _polish(flat.take(owners), spec, theta0, radius0)
+    E = st.c[:, 0] + flat.ymean[owners]  # internal constant -> E (the Newton polish works with E itself)
+    return owners, np.column_stack([E, st.c[:, 1], st.theta[:, 0], st.c[:, 2], st.theta[:, 1]])
 
-    The surrogate weights each point by 1 / L^2, since ln L_hat - ln L ~ (L_hat - L) / L; its basins are
-    the Huber objective's, and its optima are close starts for the exact bounded Newton polish
-    (:mod:`._newton`) of every candidate.
+
+def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
+    """Global Huber log-space fit: least-squares surrogates find the basins, a Newton polish the optimum.
+
+    Two surrogates are screened and polished: the log-space one, weighting each point by 1 / L^2 (since
+    ln L_hat - ln L ~ (L_hat - L) / L), and the plain least squares. Their basins are the Huber
+    objective's, and their optima are close starts for the exact bounded Newton polish (:mod:`._newton`)
+    of every candidate; two surrogates catch basins one of them ranks too low (e.g. with E held).
     """
     y = flat.y + flat.ymean[flat.point_fit]
-    surrogate = flat.with_weights(flat.w / y**2)
-    owners, theta0, radius0 = _candidates(surrogate, spec)
+    starts = [_surrogate_starts(flat.with_weights(flat.w / y**2), spec), _surrogate_starts(flat, spec)]
+    owners = np.concatenate([o for o, _ in starts])
     if owners.size == 0:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
-    st, _ = _polish(surrogate.take(owners), spec, theta0, radius0)
     jobs = flat.take(owners)
-    scale = spec.scales(jobs.ref1, jobs.ref2, st.theta[:, 0], st.theta[:, 1])
-    c = st.c.copy()
-    c[:, 0] += surrogate.ymean[owners]  # internal constant -> E (the Newton polish works with E itself)
-    z0 = np.column_stack([c[:, 0], c[:, 1], st.theta[:, 0], c[:, 2], st.theta[:, 1]])
-    z, f, conv = _newton.polish(jobs, spec, obj, z0)
+    z, f, conv = _newton.polish(jobs, spec, obj, np.concatenate([z for _, z in starts]))
     scale = spec.scales(jobs.ref1, jobs.ref2, z[:, 2], z[:, 4])
     held = np.array(spec.held)
     E, A, B = np.where(held, spec.c_value, z[:, [0, 1, 3]] / scale).T
