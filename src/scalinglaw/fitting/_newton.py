@@ -28,6 +28,10 @@ GAIN_TOL = 1e-14
 MAX_ITER = 1000
 
 
+#: Position of each upper-triangle entry (i, k) of a 5x5 matrix in np.triu_indices(5) order.
+_UPPER = {(int(i), int(k)): n for n, (i, k) in enumerate(zip(*np.triu_indices(5), strict=True))}
+
+
 def _model(flat: Flat, spec: Spec, z: np.ndarray, need: str) -> dict[str, np.ndarray]:
     """Per-point prediction and derivatives at z = (J, 5) = (E, c1, alpha, c2, beta) internal values.
 
@@ -59,6 +63,11 @@ def _objective(flat: Flat, obj: Objective, y: np.ndarray, pred: np.ndarray) -> n
     return flat.fit_sum(flat.w * rho)
 
 
+def value(flat: Flat, spec: Spec, obj: Objective, z: np.ndarray) -> np.ndarray:
+    """The objective of each job at ``z`` (J, 5)."""
+    return _objective(flat, obj, flat.y + flat.ymean[flat.point_fit], _model(flat, spec, z, "value")["pred"])
+
+
 def polish(
     flat: Flat, spec: Spec, obj: Objective, z0: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,16 +96,17 @@ def polish(
         w = sub.w
         psi, dpsi = obj.psi(r), obj.psi_prime(r)
         grad_pred = m["grad"] / m["pred"]  # d ln L_hat / dz
-        g = sub.fit_sum(w * psi * grad_pred)  # (5, J)
+        g = sub.fit_sum(w * psi * grad_pred).T  # (J, 5)
+        # Hessian: sum w [(psi' - psi) grad grad' + psi curvature] / L_hat^2 terms, upper triangle at once
+        iu, ku = np.triu_indices(5)
+        terms = (w * (dpsi - psi)) * grad_pred[iu] * grad_pred[ku]
+        wpsi = w * psi / m["pred"]
+        for (i, k), curv in m["curv"].items():
+            terms[_UPPER[(i, k)]] += wpsi * curv
+        upper = sub.fit_sum(terms)  # (15, J)
         H = np.empty((len(jobs), 5, 5))
-        a = w * (dpsi - psi)
-        for i in range(5):
-            for k in range(i, 5):
-                h = a * grad_pred[i] * grad_pred[k]
-                if (i, k) in m["curv"]:
-                    h = h + w * psi * m["curv"][(i, k)] / m["pred"]
-                H[:, i, k] = H[:, k, i] = sub.fit_sum(h)
-        g = g.T
+        H[:, iu, ku] = upper.T
+        H[:, ku, iu] = upper.T
         lo, hi = _bounds(sub, spec, zj)
         # variables on a bound and pushed outwards stay there for this step
         move = free[None, :] & ~(((zj <= lo) & (g > 0)) | ((zj >= hi) & (g < 0)))

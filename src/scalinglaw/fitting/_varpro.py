@@ -574,21 +574,42 @@ def _surrogate_starts(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     return owners, np.column_stack([E, st.c[:, 1], st.theta[:, 0], st.c[:, 2], st.theta[:, 1]])
 
 
+#: Huber polishes per fit: the starts with the lowest exact objective (distinct ones).
+HUBER_STARTS = 1
+
+
+def _best_starts(
+    flat: Flat, spec: Spec, obj: Objective, owners: np.ndarray, z0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per fit, the :data:`HUBER_STARTS` distinct starts with the lowest Huber objective."""
+    f0 = _newton.value(flat.take(owners), spec, obj, z0)
+    order = np.lexsort((np.arange(len(owners)), f0, owners))
+    keep: list[int] = []
+    for j in order:
+        mine = [i for i in keep if owners[i] == owners[j]]
+        if len(mine) < HUBER_STARTS and not any(np.allclose(z0[i], z0[j], rtol=1e-7, atol=0) for i in mine):
+            keep.append(j)
+    keep_idx = np.array(sorted(keep), dtype=np.int64)
+    return owners[keep_idx], z0[keep_idx]
+
+
 def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
     """Global Huber log-space fit: least-squares surrogates find the basins, a Newton polish the optimum.
 
     Two surrogates are screened and polished: the log-space one, weighting each point by 1 / L^2 (since
     ln L_hat - ln L ~ (L_hat - L) / L), and the plain least squares. Their basins are the Huber
-    objective's, and their optima are close starts for the exact bounded Newton polish (:mod:`._newton`)
-    of every candidate; two surrogates catch basins one of them ranks too low (e.g. with E held).
+    objective's, and their optima are close starts for the exact bounded Newton polish (:mod:`._newton`);
+    two surrogates catch basins one of them ranks too low (e.g. with E held). Per fit, the starts with
+    the lowest exact objective are polished.
     """
     y = flat.y + flat.ymean[flat.point_fit]
     starts = [_surrogate_starts(flat.with_weights(flat.w / y**2), spec), _surrogate_starts(flat, spec)]
     owners = np.concatenate([o for o, _ in starts])
     if owners.size == 0:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
+    owners, z0 = _best_starts(flat, spec, obj, owners, np.concatenate([z for _, z in starts]))
     jobs = flat.take(owners)
-    z, f, conv = _newton.polish(jobs, spec, obj, np.concatenate([z for _, z in starts]))
+    z, f, conv = _newton.polish(jobs, spec, obj, z0)
     scale = spec.scales(jobs.ref1, jobs.ref2, z[:, 2], z[:, 4])
     held = np.array(spec.held)
     E, A, B = np.where(held, spec.c_value, z[:, [0, 1, 3]] / scale).T
