@@ -73,3 +73,9 @@ def test_cli_reproduce_unknown_experiment_exits_2(tmp_path, sources_root, capsys
     assert code == 2
     err = capsys.readouterr().err
     assert "Error: unknown experiment 'fig9'" in err and "Traceback" not in err
+
+
+def test_cli_reproduce_rejects_an_unknown_figure_set(tmp_path, capsys):
+    code = main(["reproduce", "--out", str(tmp_path), "--figures", "some"])
+    assert code == 2
+    assert "use 'paper' or 'none'" in capsys.readouterr().err

@@ -244,10 +244,8 @@ def predict(
 
     Example: scalinglaw predict fit7b --params 13B --tokens 2T
     """
-    from rich.table import Table
-
     from scalinglaw.guide.estimate import Estimate
-    from scalinglaw.guide.report import num
+    from scalinglaw.guide.report import prediction_table
 
     est = Estimate.load(directory)
     n, d = number(params, "--params"), number(tokens, "--tokens")
@@ -256,23 +254,7 @@ def predict(
     if json_out:
         _emit(pred)
         return
-    t = Table(title=f"Prediction from {directory} (data {est.data_hash[:12]})")
-    for col in (
-        "params",
-        "tokens",
-        "scale-up",
-        "loss",
-        *[f"{100 * float(k):g} % interval" for k in pred["intervals"]],
-    ):
-        t.add_column(col, justify="right")
-    t.add_row(
-        num(n),  # type: ignore[arg-type]
-        num(d),  # type: ignore[arg-type]
-        f"{pred['scale_up']:.3g}x",
-        f"{pred['loss']:.4f}",
-        *[f"{lo:.4f} - {hi:.4f}" for lo, hi in pred["intervals"].values()],
-    )
-    console.print(t)
+    console.print(prediction_table(pred, f"Prediction from {directory} (data {est.data_hash[:12]})"))
 
 
 def compare(

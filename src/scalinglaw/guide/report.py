@@ -73,6 +73,29 @@ def summary_text(est: Estimate) -> str:
     return "\n".join(lines)
 
 
+def prediction_table(pred: dict[str, Any], title: str) -> Any:
+    """A rich table of one prediction (:meth:`Estimate.prediction`): point, scale-up and intervals."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in (
+        "params",
+        "tokens",
+        "scale-up",
+        "loss",
+        *[f"{100 * float(k):g} % interval" for k in pred["intervals"]],
+    ):
+        t.add_column(col, justify="right")
+    t.add_row(
+        num(pred["n_params"]),
+        num(pred["n_tokens"]),
+        f"{pred['scale_up']:.3g}x",
+        f"{pred['loss']:.4f}",
+        *[f"{lo:.4f} - {hi:.4f}" for lo, hi in pred["intervals"].values()],
+    )
+    return t
+
+
 def render_estimate(est: Estimate, console: Console) -> None:
     """Rich tables: the runs, the law, the prediction, the settings and the diagnostics."""
     from rich.table import Table
@@ -103,24 +126,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
     )
     console.print(law)
     if est.target is not None:
-        pred = est.prediction(*est.target)
-        t = Table(title="Prediction (nats)")
-        for col in (
-            "params",
-            "tokens",
-            "scale-up",
-            "loss",
-            *[f"{100 * float(k):g} % interval" for k in pred["intervals"]],
-        ):
-            t.add_column(col, justify="right")
-        t.add_row(
-            num(pred["n_params"]),
-            num(pred["n_tokens"]),
-            f"{pred['scale_up']:.3g}x",
-            f"{pred['loss']:.4f}",
-            *[f"{lo:.4f} - {hi:.4f}" for lo, hi in pred["intervals"].values()],
-        )
-        console.print(t)
+        console.print(prediction_table(est.prediction(*est.target), "Prediction (nats)"))
     s = Table(title="Settings (each overridable)")
     for col in ("setting", "value", "why"):
         s.add_column(col)
