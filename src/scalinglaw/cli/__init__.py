@@ -53,14 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("Aborted.")
         return 1
-    except Exception as exc:
-        # click's usage errors (bad option values) are user errors, not bugs.
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
-        raise
+    except typer.TyperException as exc:  # usage errors (unknown option, bad value): the user's, not bugs
+        exc.show()  # type: ignore[attr-defined]
+        return 2
     return 0
 
 
