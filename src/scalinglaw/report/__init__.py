@@ -207,57 +207,52 @@ def _aggregate(
 
 
 def _comparisons(results: pd.DataFrame, paper_families: Sequence[str], variants: dict, plots: Any) -> list:
+    """(comparison, explanation) for every reference table whose experiment and family were run."""
     out = []
-    fams = set(results["family"])
-    if "gpt3" in fams:
-        comp = compare.num_models(
-            results, "gpt3", ref.GPT3_NUM_MODELS, "GPT-3: models x percentage, 10B cut (Fig. 1b)"
-        )
+    ran = set(zip(results["experiment"], results["family"], strict=True))
+    if ("num_models", "gpt3") in ran:
+        title = "GPT-3: models x percentage, 10B cut (Fig. 1b)"
+        comp = compare.num_models(results, "gpt3", ref.GPT3_NUM_MODELS, title)
         out.append((comp, _gpt3_note(comp, variants)))
-    if "opt" in fams:
-        for exp, table, name in (("num_models", ref.OPT_NUM_MODELS, "10B cut"),
-                                 ("num_models_no_cut", ref.OPT_NUM_MODELS_NO_CUT, "no cut")):  # fmt: skip
+    for exp, table, name in (
+        ("num_models", ref.OPT_NUM_MODELS, "10B cut"),
+        ("num_models_no_cut", ref.OPT_NUM_MODELS_NO_CUT, "no cut"),
+    ):
+        if (exp, "opt") in ran:
             comp = compare.num_models(
                 results, "opt", table, f"OPT: models x percentage, {name} (Fig. 5)", exp
             )
             out.append((comp, _opt_note(exp, table, variants)))
     pythia = [f for f in paper_families if "pythia" in f]
-    for exp, table in (("num_models", ref.PYTHIA_AGGREGATE),):
-        agg = _aggregate(results, exp, pythia, plots)
+    pct, avg = ref.PERCENT_COLUMNS, "macro-average"
+    aggregates = (
+        ("num_models", pythia, ref.PYTHIA_AGGREGATE, f"Pythia families, {avg}, 10B cut", pct, _PYTHIA_NOTE),
+        ("num_models", paper_families, ref.ALL_AGGREGATE, f"All families, {avg}, 10B cut", pct, _ALL_NOTE),
+        (
+            "num_models_no_cut",
+            paper_families,
+            ref.ALL_AGGREGATE_NO_CUT,
+            f"All families, {avg}, no cut",
+            (0.1, 1.0),
+            "",
+        ),
+    )
+    for exp, families, table, title, columns, note in aggregates:
+        agg = _aggregate(results, exp, families, plots)
         if agg is not None:
-            comp = compare.aggregate(agg, table, "Pythia families, macro-average, 10B cut")
-            out.append((comp, _PYTHIA_NOTE))
-    agg = _aggregate(results, "num_models", paper_families, plots)
-    if agg is not None:
-        comp = compare.aggregate(
-            agg, ref.ALL_AGGREGATE, "All families, macro-average by number of models, 10B cut"
-        )
-        out.append((comp, _ALL_NOTE))
-    no_cut = _aggregate(results, "num_models_no_cut", paper_families, plots)
-    if no_cut is not None:
-        comp = compare.aggregate(
-            no_cut, ref.ALL_AGGREGATE_NO_CUT, "All families, macro-average, no cut", (0.1, 1.0)
-        )
-        out.append((comp, ""))
+            out.append((compare.aggregate(agg, table, title, columns), note))
     for fam, table in (("gpt3", ref.GPT3_NUM_TO_SIZE), ("opt", ref.OPT_NUM_TO_SIZE)):
-        if fam in fams:
-            out.append(
-                (
-                    compare.num_to_size(
-                        results, fam, table, f"{fam}: models x largest size, full runs (Fig. 1c)"
-                    ),
-                    "",
-                )
-            )
+        if ("num_to_size", fam) in ran:
+            title = f"{fam}: models x largest size, full runs (Fig. 1c)"
+            out.append((compare.num_to_size(results, fam, table, title), ""))
     for fam, table in ref.ONE_MODEL.items():
-        if fam in fams:
+        if ("one_model", fam) in ran:
             note = _ONE_MODEL_NOTES.get(fam, "")
             if fam == "opt" and "opt_perplexity" in variants:
                 replica = compare.one_model(variants["opt_perplexity"], "opt", table, "")
                 note += f" Refitted on raw perplexity as the paper did: {replica.summary()}."
-            out.append(
-                (compare.one_model(results, fam, table, f"{fam}: one model, (A, alpha) fixed (Fig. 6)"), note)
-            )
+            title = f"{fam}: one model, (A, alpha) fixed (Fig. 6)"
+            out.append((compare.one_model(results, fam, table, title), note))
     return out
 
 
