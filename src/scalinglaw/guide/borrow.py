@@ -112,6 +112,19 @@ def family_group(name: str) -> str:
     return "datablations" if head == "gpt2" else head
 
 
+def scored_families(
+    families: Iterable[str] | None = None, *, sources: str | os.PathLike[str] | None = None
+) -> list[tuple[str, bool]]:
+    """(family, whether its losses are in nats) for ``families`` (default: every usable one).
+
+    The families the collection-wide passes (calibration, errors by scale-up) score the guide on.
+    """
+    fams = sl.list_families(sources=sources)
+    names = list(fams.loc[fams["usable"], "family"]) if families is None else list(families)
+    units = dict(zip(fams["family"], fams["unit"], strict=True))
+    return [(name, units.get(name) == "nats") for name in names]
+
+
 def paper_prior() -> Prior:
     """The paper's values: its §9 line, and Muennighoff et al. (2024)'s (A, alpha) and (B, beta) (§5)."""
     m = sl.laws.MUENNIGHOFF_2024

@@ -26,7 +26,7 @@ import pandas as pd
 import scalinglaw as sl
 from scalinglaw.guide import _fitmodes as fm
 from scalinglaw.guide import defaults as D
-from scalinglaw.guide.borrow import collection_prior, family_group
+from scalinglaw.guide.borrow import collection_prior, family_group, scored_families
 from scalinglaw.guide.estimate import estimate
 from scalinglaw.guide.uncertainty import multiplier
 
@@ -206,13 +206,11 @@ def calibrate(
     sources
         Local mirror of the collection's upstream files.
     """
-    fams = sl.list_families(sources=sources)
-    usable = fams[fams["usable"]]
-    names = list(usable["family"]) if families is None else list(families)
-    units = dict(zip(fams["family"], fams["unit"], strict=True))
+    scored = scored_families(families, sources=sources)
+    names = [name for name, _ in scored]
     rows, zs = [], {}
-    for name in names:
-        row, z = _score(name, units.get(name) == "nats", (inflation, df), tuple(levels), draws, sources)
+    for name, nats in scored:
+        row, z = _score(name, nats, (inflation, df), tuple(levels), draws, sources)
         rows.append(row)
         zs[name] = z
     table = pd.DataFrame(rows)

@@ -44,14 +44,9 @@ def scale_up_errors(
     sources
         Local mirror of the collection's upstream files.
     """
-    fams = sl.list_families(sources=sources)
-    usable = fams[fams["usable"]]
-    names = list(usable["family"]) if families is None else list(families)
-    units = dict(zip(fams["family"], fams["unit"], strict=True))
     rows: list[dict[str, Any]] = []
-    for name in names:
+    for name, nats in borrow.scored_families(families, sources=sources):
         runs = sl.load_family(name, sources=sources)
-        nats = units.get(name) == "nats"
         prior = (
             borrow.collection_prior(exclude=[borrow.family_group(name)], sources=sources) if nats else None
         )
