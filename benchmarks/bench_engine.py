@@ -11,7 +11,11 @@ target the largest model. It prints fits per second for
 with medians over repeats, the speed-ups, and whether the engine's objective is at least as low as the
 reference's on every fit compared (relative tolerance 1e-9).
 
-Run: ``SCALINGLAW_SOURCES=../shared/sources python benchmarks/bench_engine.py [--family gpt3]``.
+``--family all`` times the least-squares engine against the ``curve_fit`` loop on the grid of every family
+the paper's experiments use, one row per family, and the median speed-up (the multi-start reference, at
+seconds a fit, is left out there).
+
+Run: ``SCALINGLAW_SOURCES=../shared/sources python benchmarks/bench_engine.py [--family gpt3|all]``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 
 import scalinglaw as sl
 from scalinglaw import protocol
-from scalinglaw.experiments import family_runs, model_counts
+from scalinglaw.experiments import default_families, family_runs, model_counts
 from scalinglaw.fitting.objectives import get_objective
 from scalinglaw.fitting.reference import curve_fit_paper, multistart
 
@@ -57,10 +61,13 @@ def objective(objective_name: str, params: dict, table) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", default="gpt3")
+    parser.add_argument("--family", default="gpt3", help="a family, or 'all' for one row per family")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the engine timings (median)")
     parser.add_argument("--reference-fits", type=int, default=3, help="fits the 1,024-start reference times")
     args = parser.parse_args()
+    if args.family == "all":
+        every_family(args.repeats)
+        return
 
     runs, masks = grid(args.family)
     tables = [runs.table[m] for m in masks]
@@ -98,6 +105,35 @@ def main() -> None:
         f"vs the multi-start Huber reference: {(t_ms / len(sample)) / (t_hub / n):,.0f}x "
         f"(objective <= reference's on {hub_ok}/{len(sample)} fits)"
     )
+
+
+def every_family(repeats: int) -> None:
+    """Least squares against the curve_fit loop on each family's grid; then the median speed-up."""
+    print(f"{'family':<30} {'fits':>5} {'points':>8} {'engine fits/s':>14} {'curve_fit fits/s':>17} {'speed-up':>9}")
+    ratios = []
+    for family in default_families():
+        runs, masks = grid(family)
+        if not masks:
+            continue
+        tables = [runs.table[m] for m in masks]
+        sl.fit_many(runs.table, subsets=masks)  # warm up
+        t_lsq, fits = timed(lambda runs=runs, masks=masks: sl.fit_many(runs.table, subsets=masks), repeats)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t_cf, cf = timed(lambda tables=tables: [_curve_fit(t) for t in tables], 1)
+        worse = sum(
+            f.value > objective("lsq", p, t) * (1 + TOLERANCE)
+            for f, p, t in zip(fits, cf, tables, strict=True)
+            if p
+        )
+        n = len(masks)
+        ratios.append(t_cf / t_lsq)
+        note = f"  (curve_fit lower on {worse} fits)" if worse else ""
+        print(
+            f"{family:<30} {n:>5} {sum(int(m.sum()) for m in masks):>8,} {n / t_lsq:>14,.0f} "
+            f"{n / t_cf:>17,.0f} {t_cf / t_lsq:>8,.1f}x{note}"
+        )
+    print(f"median speed-up over {len(ratios)} families: {statistics.median(ratios):,.1f}x")
 
 
 def _curve_fit(table):

@@ -125,7 +125,11 @@ class Flat:
 
     def with_weights(self, w: np.ndarray) -> Flat:
         """The same points with other objective weights (drops the shared-table view)."""
-        return Flat(**{**self.__dict__, "w": w, "shared": None})
+        return replace(self, w=w, shared=None)
+
+    def points_only(self) -> Flat:
+        """The same points without the shared-table view (which only the screen uses: slicing it costs)."""
+        return self if self.shared is None else replace(self, shared=None)
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

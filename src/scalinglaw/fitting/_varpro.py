@@ -63,6 +63,13 @@ FD_STEP = 1e-6
 #: plus a part relative to the data's centred sum of squares (which dominates as an exact fit nears 0).
 NOISE = 1e-11
 ROUNDING = 1e-14
+#: Step lengths tried at once, as multiples of the (trust-limited) step, while the points of the jobs
+#: still running times the trials stay within TRIAL_POINTS. A step then costs about what one trial
+#: does (the work is mostly per call, not per point), and the best length is taken where the
+#: Gauss-Newton model misjudges it: around the bends of curved valleys, and where an exponent slides
+#: towards a bound along an exponentially flattening profile. The first entry alone is used otherwise.
+TRIAL_SCALES = np.array([1.0, 0.25, 1 / 16, 4.0, 16.0])
+TRIAL_POINTS = 50_000
 
 
 @dataclass(frozen=True)
@@ -431,6 +438,29 @@ def _solve_pd(H: np.ndarray, g: np.ndarray, active: np.ndarray) -> np.ndarray:
     return np.linalg.solve(A, np.where(active, g, 0.0)[:, :, None])[:, :, 0]
 
 
+def _trial(
+    sub: Flat, spec: Spec, const: dict[str, np.ndarray], cur: _State, delta: np.ndarray
+) -> tuple[_State, np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluate the step ``delta`` at the lengths :data:`TRIAL_SCALES` allows; keep each job's best.
+
+    Returns the best trial of each job, the scales tried, the scale each job's best used (ties go to
+    the earlier scale, so one trial behaves exactly as the plain step), and the full step's objective.
+    """
+    many = len(sub.y) * len(TRIAL_SCALES) <= TRIAL_POINTS
+    scales = TRIAL_SCALES if many else TRIAL_SCALES[:1]
+    J, T = sub.n_fits, len(scales)
+    theta = np.clip(cur.theta[:, None, :] + scales[None, :, None] * delta[:, None, :], spec.e_lo, spec.e_hi)
+    if T == 1:
+        trial = _evaluate(sub, spec, const, theta[:, 0], cur.face)
+        return trial, scales, np.ones(J), trial.f
+    copies = np.repeat(np.arange(J), T)
+    rep = sub.take(copies)
+    rep_const = {k: v[sub.segments_of(copies)] for k, v in const.items()}
+    trial = _evaluate(rep, spec, rep_const, theta.reshape(-1, 2), cur.face[copies])
+    pick = np.argmin(trial.f.reshape(J, T), axis=1)
+    return trial.select(rep, np.arange(J) * T + pick), scales, scales[pick], trial.f[::T]
+
+
 def _fd_hessian(
     flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State, g: np.ndarray
 ) -> np.ndarray:
@@ -467,22 +497,29 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
         cur = st if sub is flat else st.select(flat, jobs)
         g, H = _derivatives(sub, spec, sub_const, cur)
         if iteration >= GN_STEPS:  # still running: Gauss-Newton is crawling; take Newton steps
-            H = _fd_hessian(sub, spec, sub_const, cur, g)
+            # (where the profile curves upwards along each exponent; Gauss-Newton's H elsewhere)
+            H_newton = _fd_hessian(sub, spec, sub_const, cur, g)
+            convex = (np.diagonal(H_newton, axis1=1, axis2=2) > 0).all(axis=1)
+            H = np.where(convex[:, None, None], H_newton, H)
         delta = _step(spec, cur, g, H)
         size = np.abs(delta).max(axis=1)
         delta *= np.minimum(1.0, radius[jobs] / np.maximum(size, 1e-300))[:, None]
-        trial_theta = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi)
-        moved = np.abs(trial_theta - cur.theta).max(axis=1)
-        trial = _evaluate(sub, spec, sub_const, trial_theta, cur.face)
+        trial, scales, chosen, full = _trial(sub, spec, sub_const, cur, delta)
+        moved = np.abs(trial.theta - cur.theta).max(axis=1)
         better = trial.f < cur.f
         with np.errstate(invalid="ignore"):  # inf - inf for infeasible trials
             change = cur.f - trial.f
         st.update(flat, jobs, trial, better)
-        radius[jobs] = np.where(better, np.maximum(radius[jobs], 2.0 * moved), 0.25 * moved)
+        # Grow the radius past a step that worked at full length or more; shrink it to just past a
+        # shorter one; on failure, to a quarter of the shortest step tried.
+        shortest = np.abs(np.clip(cur.theta + scales.min() * delta, spec.e_lo, spec.e_hi) - cur.theta)
+        grown = np.where(chosen < 1.0, 2.0 * moved, np.maximum(radius[jobs], 2.0 * moved))
+        radius[jobs] = np.where(better, grown, 0.25 * shortest.max(axis=1))
         tol = STEP_TOL * (1.0 + np.abs(cur.theta).max(axis=1))
         scale = np.abs(trial.f) + floor[jobs] / GAIN_TOL
         # A trial no worse than the objective's rounding noise means the bottom is reached.
-        flat_out = ~better & (change >= -(NOISE * np.abs(cur.f) + floor[jobs]))
+        with np.errstate(invalid="ignore"):
+            flat_out = ~better & (cur.f - full >= -(NOISE * np.abs(cur.f) + floor[jobs]))
         finished = (
             (better & ((moved <= tol) | (change <= GAIN_TOL * scale))) | flat_out | (radius[jobs] <= tol)
         )
@@ -556,7 +593,7 @@ def solve(flat: Flat, spec: Spec) -> Solution:
     owners, theta0, radius0 = _candidates(flat, spec)
     if owners.size == 0:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
-    jobs = flat.take(owners)
+    jobs = flat.points_only().take(owners)
     st, conv = _polish(jobs, spec, theta0, radius0)
     scale = spec.scales(jobs.ref1, jobs.ref2, st.theta[:, 0], st.theta[:, 1])
     E, A, B = spec.public(st.c, scale, jobs.ymean).T
@@ -569,28 +606,25 @@ def _surrogate_starts(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     owners, theta0, radius0 = _candidates(flat, spec)
     if owners.size == 0:
         return owners, np.zeros((0, 5))
-    st, _ = _polish(flat.take(owners), spec, theta0, radius0)
+    st, _ = _polish(flat.points_only().take(owners), spec, theta0, radius0)
     E = st.c[:, 0] + flat.ymean[owners]  # internal constant -> E (the Newton polish works with E itself)
     return owners, np.column_stack([E, st.c[:, 1], st.theta[:, 0], st.c[:, 2], st.theta[:, 1]])
 
 
-#: Huber polishes per fit: the starts with the lowest exact objective (distinct ones).
-HUBER_STARTS = 1
-
-
-def _best_starts(
+def _ranked_starts(
     flat: Flat, spec: Spec, obj: Objective, owners: np.ndarray, z0: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per fit, the :data:`HUBER_STARTS` distinct starts with the lowest Huber objective."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct starts, each fit's ranked by their Huber objective: (owner fit, z, rank in its fit)."""
     f0 = _newton.value(flat.take(owners), spec, obj, z0)
-    order = np.lexsort((np.arange(len(owners)), f0, owners))
     keep: list[int] = []
-    for j in order:
+    rank: list[int] = []
+    for j in np.lexsort((np.arange(len(owners)), f0, owners)):
         mine = [i for i in keep if owners[i] == owners[j]]
-        if len(mine) < HUBER_STARTS and not any(np.allclose(z0[i], z0[j], rtol=1e-7, atol=0) for i in mine):
+        if not any(np.allclose(z0[i], z0[j], rtol=1e-7, atol=0) for i in mine):
             keep.append(j)
-    keep_idx = np.array(sorted(keep), dtype=np.int64)
-    return owners[keep_idx], z0[keep_idx]
+            rank.append(len(mine))
+    keep_idx = np.array(keep, dtype=np.int64)
+    return owners[keep_idx], z0[keep_idx], np.array(rank, dtype=np.int64)
 
 
 def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
@@ -599,18 +633,29 @@ def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
     Two surrogates are screened and polished: the log-space one, weighting each point by 1 / L^2 (since
     ln L_hat - ln L ~ (L_hat - L) / L), and the plain least squares. Their basins are the Huber
     objective's, and their optima are close starts for the exact bounded Newton polish (:mod:`._newton`);
-    two surrogates catch basins one of them ranks too low (e.g. with E held). Per fit, the starts with
-    the lowest exact objective are polished.
+    two surrogates catch basins one of them ranks too low (e.g. with E held). Each fit is polished from
+    its start with the lowest exact objective; a fit whose polish does not converge (a near-L1 valley
+    can outlast the step cap) is polished again from its other starts, and keeps the best.
     """
     y = flat.y + flat.ymean[flat.point_fit]
     starts = [_surrogate_starts(flat.with_weights(flat.w / y**2), spec), _surrogate_starts(flat, spec)]
     owners = np.concatenate([o for o, _ in starts])
+    flat = flat.points_only()
     if owners.size == 0:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
-    owners, z0 = _best_starts(flat, spec, obj, owners, np.concatenate([z for _, z in starts]))
-    jobs = flat.take(owners)
-    z, f, conv = _newton.polish(jobs, spec, obj, z0)
-    scale = spec.scales(jobs.ref1, jobs.ref2, z[:, 2], z[:, 4])
+    owners, z0, rank = _ranked_starts(flat, spec, obj, owners, np.concatenate([z for _, z in starts]))
+    first = rank == 0
+    done = _newton.polish(flat.take(owners[first]), spec, obj, z0[first])
+    failed = np.zeros(flat.n_fits, bool)
+    failed[owners[first][~done[2]]] = True
+    again = ~first & failed[owners]
+    jobs = np.concatenate([np.flatnonzero(first), np.flatnonzero(again)])
+    if again.any():
+        more = _newton.polish(flat.take(owners[again]), spec, obj, z0[again])
+        done = tuple(np.concatenate(pair) for pair in zip(done, more, strict=True))
+    z, f, conv = done
+    owners = owners[jobs]
+    scale = spec.scales(flat.ref1[owners], flat.ref2[owners], z[:, 2], z[:, 4])
     held = np.array(spec.held)
     E, A, B = np.where(held, spec.c_value, z[:, [0, 1, 3]] / scale).T
     params = np.column_stack([E, A, z[:, 2], B, z[:, 4]])
