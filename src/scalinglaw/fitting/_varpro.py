@@ -440,41 +440,64 @@ def _solve_pd(H: np.ndarray, g: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 def _trial(
     sub: Flat, spec: Spec, const: dict[str, np.ndarray], cur: _State, delta: np.ndarray
-) -> tuple[_State, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[_State, float, np.ndarray, np.ndarray]:
     """Evaluate the step ``delta`` at the lengths :data:`TRIAL_SCALES` allows; keep each job's best.
 
-    Returns the best trial of each job, the scales tried, the scale each job's best used (ties go to
-    the earlier scale, so one trial behaves exactly as the plain step), and the full step's objective.
+    With several lengths, one more is tried: the one that takes the step to the first bound it meets
+    (an exponent sliding towards a bound gets there in one step, not dozens).
+
+    Returns the best trial of each job, the shortest scale tried, the scale each job's best used (ties
+    go to the earlier scale, so one trial behaves exactly as the plain step), and the full step's
+    objective.
     """
-    many = len(sub.y) * len(TRIAL_SCALES) <= TRIAL_POINTS
-    scales = TRIAL_SCALES if many else TRIAL_SCALES[:1]
-    J, T = sub.n_fits, len(scales)
-    theta = np.clip(cur.theta[:, None, :] + scales[None, :, None] * delta[:, None, :], spec.e_lo, spec.e_hi)
-    if T == 1:
-        trial = _evaluate(sub, spec, const, theta[:, 0], cur.face)
-        return trial, scales, np.ones(J), trial.f
-    copies = np.repeat(np.arange(J), T)
-    rep = sub.take(copies)
-    rep_const = {k: v[sub.segments_of(copies)] for k, v in const.items()}
-    trial = _evaluate(rep, spec, rep_const, theta.reshape(-1, 2), cur.face[copies])
+    J = sub.n_fits
+    if len(sub.y) * (len(TRIAL_SCALES) + 1) > TRIAL_POINTS:
+        theta = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi)
+        trial = _evaluate(sub, spec, const, theta, cur.face)
+        return trial, 1.0, np.ones(J), trial.f
+    room = np.where(delta > 0, spec.e_hi - cur.theta, cur.theta - spec.e_lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        to_bound = np.where(delta != 0, room / np.abs(delta), np.inf).min(axis=1)
+    to_bound = np.where(np.isfinite(to_bound) & (to_bound > 0), to_bound, 1.0)
+    scales = np.column_stack([np.broadcast_to(TRIAL_SCALES, (J, len(TRIAL_SCALES))), to_bound])
+    T = scales.shape[1]
+    theta = np.clip(cur.theta[:, None, :] + scales[:, :, None] * delta[:, None, :], spec.e_lo, spec.e_hi)
+    rep, rep_const = _replicated(sub, const, T)
+    trial = _evaluate(rep, spec, rep_const, theta.reshape(-1, 2), np.repeat(cur.face, T))
     pick = np.argmin(trial.f.reshape(J, T), axis=1)
-    return trial.select(rep, np.arange(J) * T + pick), scales, scales[pick], trial.f[::T]
+    rows = np.arange(J)
+    return trial.select(rep, rows * T + pick), float(TRIAL_SCALES.min()), scales[rows, pick], trial.f[::T]
 
 
 def _fd_hessian(
     flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State, g: np.ndarray
 ) -> np.ndarray:
-    """Half the profile's Hessian by forward differences of its exact gradient (same units as J'WJ)."""
+    """Half the profile's Hessian by forward differences of its exact gradient (same units as J'WJ).
+
+    Both exponents' displaced points are evaluated in one batch.
+    """
     H = np.zeros((flat.n_fits, 2, 2))
+    moving = [k for k in range(2) if spec.e_free[k]]
+    m = len(moving)
+    if m == 0:
+        return H
     h = FD_STEP * (1.0 + np.abs(st.theta))
-    for k in range(2):
-        if not spec.e_free[k]:
-            continue
-        theta = st.theta.copy()
-        theta[:, k] += h[:, k]
-        g_k, _ = _derivatives(flat, spec, const, _evaluate(flat, spec, const, theta))
-        H[:, :, k] = -(g_k - g) / h[:, k : k + 1]
+    theta = np.repeat(st.theta, m, axis=0)
+    for i, k in enumerate(moving):
+        theta[i::m, k] += h[:, k]
+    rep, rep_const = _replicated(flat, const, m)
+    g_displaced, _ = _derivatives(rep, spec, rep_const, _evaluate(rep, spec, rep_const, theta))
+    for i, k in enumerate(moving):
+        H[:, :, k] = -(g_displaced[i::m] - g) / h[:, k : k + 1]
     return 0.5 * (H + H.transpose(0, 2, 1))
+
+
+def _replicated(flat: Flat, const: dict[str, np.ndarray], times: int) -> tuple[Flat, dict[str, np.ndarray]]:
+    """``times`` copies of every job, job by job (job j's are rows j * times to j * times + times - 1)."""
+    if times == 1:
+        return flat, const
+    copies = np.repeat(np.arange(flat.n_fits), times)
+    return flat.take(copies), {k: v[flat.segments_of(copies)] for k, v in const.items()}
 
 
 def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> tuple[_State, np.ndarray]:
@@ -504,7 +527,7 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
         delta = _step(spec, cur, g, H)
         size = np.abs(delta).max(axis=1)
         delta *= np.minimum(1.0, radius[jobs] / np.maximum(size, 1e-300))[:, None]
-        trial, scales, chosen, full = _trial(sub, spec, sub_const, cur, delta)
+        trial, shortest_scale, chosen, full = _trial(sub, spec, sub_const, cur, delta)
         moved = np.abs(trial.theta - cur.theta).max(axis=1)
         better = trial.f < cur.f
         with np.errstate(invalid="ignore"):  # inf - inf for infeasible trials
@@ -512,7 +535,7 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
         st.update(flat, jobs, trial, better)
         # Grow the radius past a step that worked at full length or more; shrink it to just past a
         # shorter one; on failure, to a quarter of the shortest step tried.
-        shortest = np.abs(np.clip(cur.theta + scales.min() * delta, spec.e_lo, spec.e_hi) - cur.theta)
+        shortest = np.abs(np.clip(cur.theta + shortest_scale * delta, spec.e_lo, spec.e_hi) - cur.theta)
         grown = np.where(chosen < 1.0, 2.0 * moved, np.maximum(radius[jobs], 2.0 * moved))
         radius[jobs] = np.where(better, grown, 0.25 * shortest.max(axis=1))
         tol = STEP_TOL * (1.0 + np.abs(cur.theta).max(axis=1))
