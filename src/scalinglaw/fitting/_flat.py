@@ -93,11 +93,22 @@ class Flat:
         return _ranges(self.fit_start[fits], np.append(self.fit_start[1:], len(self.y))[fits])
 
     def restrict(self, jobs: np.ndarray) -> Flat:
-        """The fits listed (each once, in order); this very object when that is all of them."""
-        return self if len(jobs) == self.n_fits else self.take(jobs)
+        """The fits listed (each once, in order), with their part of the shared-table view; this very
+        object when that is all of them."""
+        if len(jobs) == self.n_fits:
+            return self
+        out = self.take(jobs)
+        if self.shared is None:
+            return out
+        weights = self.shared.weights[self.segments_of(np.asarray(jobs, dtype=np.int64))]
+        return replace(out, shared=replace(self.shared, weights=weights))
 
     def take(self, fits: np.ndarray) -> Flat:
-        """The same points for the fits listed (repeats allowed): one copy per entry."""
+        """The same points for the fits listed (repeats allowed): one copy per entry.
+
+        The copy has no shared-table view: only the screen uses it (through :meth:`restrict`), and
+        slicing it is most of the cost of a copy for the polish.
+        """
         fits = np.asarray(fits, dtype=np.int64)
         seg_idx, pt_idx = self.segments_of(fits), self.points_of(fits)
         n_seg = np.append(self.fit_seg[1:], len(self.seg_start))[fits] - self.fit_seg[fits]
@@ -118,18 +129,11 @@ class Flat:
             ref1=self.ref1[fits],
             ref2=self.ref2[fits],
             ymean=self.ymean[fits],
-            shared=None
-            if self.shared is None
-            else replace(self.shared, weights=self.shared.weights[seg_idx]),
         )
 
     def with_weights(self, w: np.ndarray) -> Flat:
         """The same points with other objective weights (drops the shared-table view)."""
         return replace(self, w=w, shared=None)
-
-    def points_only(self) -> Flat:
-        """The same points without the shared-table view (which only the screen uses: slicing it costs)."""
-        return self if self.shared is None else replace(self, shared=None)
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -532,6 +532,7 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
         better = trial.f < cur.f
         with np.errstate(invalid="ignore"):  # inf - inf for infeasible trials
             change = cur.f - trial.f
+            full_change = cur.f - full
         st.update(flat, jobs, trial, better)
         # Grow the radius past a step that worked at full length or more; shrink it to just past a
         # shorter one; on failure, to a quarter of the shortest step tried.
@@ -541,8 +542,7 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
         tol = STEP_TOL * (1.0 + np.abs(cur.theta).max(axis=1))
         scale = np.abs(trial.f) + floor[jobs] / GAIN_TOL
         # A trial no worse than the objective's rounding noise means the bottom is reached.
-        with np.errstate(invalid="ignore"):
-            flat_out = ~better & (cur.f - full >= -(NOISE * np.abs(cur.f) + floor[jobs]))
+        flat_out = ~better & (full_change >= -(NOISE * np.abs(cur.f) + floor[jobs]))
         finished = (
             (better & ((moved <= tol) | (change <= GAIN_TOL * scale))) | flat_out | (radius[jobs] <= tol)
         )
@@ -616,7 +616,7 @@ def solve(flat: Flat, spec: Spec) -> Solution:
     owners, theta0, radius0 = _candidates(flat, spec)
     if owners.size == 0:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
-    jobs = flat.points_only().take(owners)
+    jobs = flat.take(owners)
     st, conv = _polish(jobs, spec, theta0, radius0)
     scale = spec.scales(jobs.ref1, jobs.ref2, st.theta[:, 0], st.theta[:, 1])
     E, A, B = spec.public(st.c, scale, jobs.ymean).T
@@ -629,7 +629,7 @@ def _surrogate_starts(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     owners, theta0, radius0 = _candidates(flat, spec)
     if owners.size == 0:
         return owners, np.zeros((0, 5))
-    st, _ = _polish(flat.points_only().take(owners), spec, theta0, radius0)
+    st, _ = _polish(flat.take(owners), spec, theta0, radius0)
     E = st.c[:, 0] + flat.ymean[owners]  # internal constant -> E (the Newton polish works with E itself)
     return owners, np.column_stack([E, st.c[:, 1], st.theta[:, 0], st.c[:, 2], st.theta[:, 1]])
 
@@ -663,21 +663,16 @@ def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
     y = flat.y + flat.ymean[flat.point_fit]
     starts = [_surrogate_starts(flat.with_weights(flat.w / y**2), spec), _surrogate_starts(flat, spec)]
     owners = np.concatenate([o for o, _ in starts])
-    flat = flat.points_only()
     if owners.size == 0:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
     owners, z0, rank = _ranked_starts(flat, spec, obj, owners, np.concatenate([z for _, z in starts]))
     first = rank == 0
-    done = _newton.polish(flat.take(owners[first]), spec, obj, z0[first])
-    failed = np.zeros(flat.n_fits, bool)
-    failed[owners[first][~done[2]]] = True
-    again = ~first & failed[owners]
-    jobs = np.concatenate([np.flatnonzero(first), np.flatnonzero(again)])
+    z, f, conv = _newton.polish(flat.take(owners[first]), spec, obj, z0[first])
+    again = ~first & np.isin(owners, owners[first][~conv])  # the other starts of fits that stalled
     if again.any():
         more = _newton.polish(flat.take(owners[again]), spec, obj, z0[again])
-        done = tuple(np.concatenate(pair) for pair in zip(done, more, strict=True))
-    z, f, conv = done
-    owners = owners[jobs]
+        z, f, conv = (np.concatenate(pair) for pair in zip((z, f, conv), more, strict=True))
+    owners = owners[np.concatenate([np.flatnonzero(first), np.flatnonzero(again)])]
     scale = spec.scales(flat.ref1[owners], flat.ref2[owners], z[:, 2], z[:, 4])
     held = np.array(spec.held)
     E, A, B = np.where(held, spec.c_value, z[:, [0, 1, 3]] / scale).T
