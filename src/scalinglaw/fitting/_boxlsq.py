@@ -92,6 +92,7 @@ def _on_face(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimiser of q on one face for every row: (q, c, feasible); infeasible rows have q = inf."""
     inner = [j for j, s in zip(free, face, strict=True) if s == "i"]
+    on_bound = [j for j in range(3) if j not in inner]
     c = np.where(np.isfinite(lo), lo, 0.0)  # held coefficients and faces at the lower bound
     ok = np.ones(len(yy), bool)
     for j, s in zip(free, face, strict=True):
@@ -101,9 +102,12 @@ def _on_face(
             c[:, j] = np.where(np.isfinite(hi[:, j]), hi[:, j], 0.0)
             ok &= np.isfinite(hi[:, j])
     if inner:
-        c[:, inner] = 0.0
-        r = b[:, inner] - np.einsum("nij,nj->ni", G[:, inner, :], c)
-        x, solved = _solve(G[:, inner][:, :, inner], r)
+        # r = b - G c over the coefficients on bounds (the others are 0 in c), without copies of G
+        r = b[:, inner] if len(inner) < 3 else b
+        if on_bound:
+            r = r - sum(G[:, inner, j] * c[:, j : j + 1] for j in on_bound)
+        block = G if len(inner) == 3 else G[:, inner][:, :, inner]
+        x, solved = _solve(block, r)
         c[:, inner] = x
         ok &= solved & np.all((x >= lo[:, inner]) & (x <= hi[:, inner]), axis=1)
     return np.where(ok, quadratic(G, b, yy, c), np.inf), c, ok
@@ -209,17 +213,20 @@ def box_lsq(
     for k, face in enumerate(faces):
         if todo.size == 0:
             break
-        q, c, _ = _on_face(G[todo], b[todo], yy[todo], lo[todo], hi[todo], free, face)
+        if todo.size == n:  # every problem: no copies
+            q, c, _ = _on_face(G, b, yy, lo, hi, free, face)
+        else:
+            q, c, _ = _on_face(G[todo], b[todo], yy[todo], lo[todo], hi[todo], free, face)
         better = q < best[todo]
         idx = todo[better]
         best[idx], best_c[idx], best_face[idx] = q[better], c[better], k
         if k == 0:
             todo = todo[~np.isfinite(q)]
-    interior = np.zeros((n, 3), bool)
+    # Interior flags of every face (and none for "no feasible face", index -1 = the last row).
+    flags = np.zeros((len(faces) + 1, 3), bool)
     for k, face in enumerate(faces):
-        rows = best_face == k
-        for j, s in zip(free, face, strict=True):
-            interior[rows, j] = s == "i"
+        flags[k, free] = [s == "i" for s in face]
+    interior = flags[best_face]
     return (
         best.reshape(shape),
         best_c.reshape(*shape, 3),

@@ -30,7 +30,6 @@ import numpy as np
 from scalinglaw.fitting import _newton
 from scalinglaw.fitting._boxlsq import box_lsq
 from scalinglaw.fitting._flat import Flat
-from scalinglaw.fitting._flat import _ranges as _flat_ranges
 from scalinglaw.fitting.objectives import Objective
 from scalinglaw.laws import Law
 
@@ -70,6 +69,10 @@ ROUNDING = 1e-14
 #: towards a bound along an exponentially flattening profile. The first entry alone is used otherwise.
 TRIAL_SCALES = np.array([1.0, 0.25, 1 / 16, 4.0, 16.0])
 TRIAL_POINTS = 50_000
+#: The polish copies the points of the jobs still running anew only once fewer than this fraction of
+#: those copied last still run (finished jobs ride along, frozen, in between): a copy costs several
+#: steps' worth of work on a few finished jobs.
+REGATHER = 0.6
 
 
 @dataclass(frozen=True)
@@ -314,21 +317,18 @@ class _State:
             self.face[jobs],
         )
 
-    def update(self, flat: Flat, jobs: np.ndarray, new: _State, rows: np.ndarray) -> None:
-        """Overwrite jobs ``jobs[rows]`` with rows ``rows`` of ``new`` (whose jobs are ``jobs``)."""
-        target, source = jobs[rows], np.flatnonzero(rows)
-        for name in ("theta", "f", "c", "interior", "G", "face"):
-            getattr(self, name)[target] = getattr(new, name)[source]
-        new_flat_segs = _segments_within(new, flat, jobs, source)
-        for k, v in self.seg.items():
-            v[flat.segments_of(target)] = new.seg[k][new_flat_segs]
-
-
-def _segments_within(new: _State, flat: Flat, jobs: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Segment indices, inside the sub-problem of ``jobs``, of the sub-problem's jobs ``rows``."""
-    counts = np.append(flat.fit_seg[1:], len(flat.seg_start))[jobs] - flat.fit_seg[jobs]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return _flat_ranges(starts[rows], starts[rows] + counts[rows])
+    def merge(self, flat: Flat, new: _State, rows: np.ndarray) -> _State:
+        """``new``'s values (same jobs) where ``rows``, these elsewhere."""
+        segs = rows[flat.seg_fit]
+        return _State(
+            np.where(rows[:, None], new.theta, self.theta),
+            np.where(rows, new.f, self.f),
+            np.where(rows[:, None], new.c, self.c),
+            np.where(rows[:, None], new.interior, self.interior),
+            np.where(rows[:, None, None], new.G, self.G),
+            {k: np.where(segs, new.seg[k], v) for k, v in self.seg.items()},
+            np.where(rows, new.face, self.face),
+        )
 
 
 def _evaluate(
@@ -497,27 +497,37 @@ def _replicated(flat: Flat, const: dict[str, np.ndarray], times: int) -> tuple[F
     if times == 1:
         return flat, const
     copies = np.repeat(np.arange(flat.n_fits), times)
-    return flat.take(copies), {k: v[flat.segments_of(copies)] for k, v in const.items()}
+    return flat.take(copies), _of_fits(const, flat, copies)
 
 
-def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> tuple[_State, np.ndarray]:
+def _polish(
+    flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray, const: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Levenberg-Marquardt on the profile from ``theta0`` (J, 2) with a trust radius on the exponents.
 
-    Returns the final state and which jobs converged (a step below :data:`STEP_TOL`).
+    Returns the final (exponents, objective, internal coefficients) of every job, and which converged
+    (a step below :data:`STEP_TOL`, or a gain below the objective's rounding). ``const``: the
+    constant per-segment sums (:func:`_constant_sums`).
     """
-    const = _constant_sums(flat)
-    floor = ROUNDING * flat.fit_sum_of_segments(const["Pyy"])  # (J,) absolute rounding of the objective
+    floor_all = ROUNDING * flat.fit_sum_of_segments(const["Pyy"])  # (J,) absolute rounding of the objective
     st = _evaluate(flat, spec, const, theta0.copy())
-    radius = radius0.copy()
-    active = np.isfinite(st.f)
+    theta, f, c = st.theta.copy(), st.f.copy(), st.c.copy()
     converged = np.zeros(len(theta0), bool)
+    # The working set: jobs gathered into ``sub`` (a copy of their points); ``live`` marks those still
+    # running. Finished jobs ride along, frozen, until few enough run that a smaller copy pays.
+    ids = np.flatnonzero(np.isfinite(st.f))
+    sub, sub_const, cur = _gather(flat, const, st, ids)
+    radius, floor = radius0[ids], floor_all[ids]
+    live = np.ones(len(ids), bool)
     for iteration in range(MAX_ITER):
-        jobs = np.flatnonzero(active)
-        if jobs.size == 0:
+        n_live = int(live.sum())
+        if n_live == 0:
             break
-        sub = flat.restrict(jobs)
-        sub_const = const if sub is flat else {k: v[flat.segments_of(jobs)] for k, v in const.items()}
-        cur = st if sub is flat else st.select(flat, jobs)
+        if n_live < REGATHER * len(ids):
+            theta[ids], f[ids], c[ids] = cur.theta, cur.f, cur.c
+            keep = np.flatnonzero(live)
+            sub, sub_const, cur = _gather(sub, sub_const, cur, keep)
+            ids, radius, floor, live = ids[keep], radius[keep], floor[keep], live[keep]
         g, H = _derivatives(sub, spec, sub_const, cur)
         if iteration >= GN_STEPS:  # still running: Gauss-Newton is crawling; take Newton steps
             # (where the profile curves upwards along each exponent; Gauss-Newton's H elsewhere)
@@ -526,29 +536,46 @@ def _polish(flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray) -> 
             H = np.where(convex[:, None, None], H_newton, H)
         delta = _step(spec, cur, g, H)
         size = np.abs(delta).max(axis=1)
-        delta *= np.minimum(1.0, radius[jobs] / np.maximum(size, 1e-300))[:, None]
+        delta *= np.minimum(1.0, radius / np.maximum(size, 1e-300))[:, None]
         trial, shortest_scale, chosen, full = _trial(sub, spec, sub_const, cur, delta)
         moved = np.abs(trial.theta - cur.theta).max(axis=1)
-        better = trial.f < cur.f
+        better = live & (trial.f < cur.f)
         with np.errstate(invalid="ignore"):  # inf - inf for infeasible trials
             change = cur.f - trial.f
             full_change = cur.f - full
-        st.update(flat, jobs, trial, better)
+        prev_theta, prev_f = cur.theta, cur.f
+        cur = cur.merge(sub, trial, better)
         # Grow the radius past a step that worked at full length or more; shrink it to just past a
         # shorter one; on failure, to a quarter of the shortest step tried.
-        shortest = np.abs(np.clip(cur.theta + shortest_scale * delta, spec.e_lo, spec.e_hi) - cur.theta)
-        grown = np.where(chosen < 1.0, 2.0 * moved, np.maximum(radius[jobs], 2.0 * moved))
-        radius[jobs] = np.where(better, grown, 0.25 * shortest.max(axis=1))
-        tol = STEP_TOL * (1.0 + np.abs(cur.theta).max(axis=1))
-        scale = np.abs(trial.f) + floor[jobs] / GAIN_TOL
+        shortest = np.abs(np.clip(prev_theta + shortest_scale * delta, spec.e_lo, spec.e_hi) - prev_theta)
+        grown = np.where(chosen < 1.0, 2.0 * moved, np.maximum(radius, 2.0 * moved))
+        radius = np.where(live, np.where(better, grown, 0.25 * shortest.max(axis=1)), radius)
+        tol = STEP_TOL * (1.0 + np.abs(prev_theta).max(axis=1))
+        scale = np.abs(trial.f) + floor / GAIN_TOL
         # A trial no worse than the objective's rounding noise means the bottom is reached.
-        flat_out = ~better & (full_change >= -(NOISE * np.abs(cur.f) + floor[jobs]))
-        finished = (
-            (better & ((moved <= tol) | (change <= GAIN_TOL * scale))) | flat_out | (radius[jobs] <= tol)
+        flat_out = ~better & (full_change >= -(NOISE * np.abs(prev_f) + floor))
+        finished = live & (
+            (better & ((moved <= tol) | (change <= GAIN_TOL * scale))) | flat_out | (radius <= tol)
         )
-        converged[jobs[finished]] = True
-        active[jobs[finished]] = False
-    return st, converged
+        converged[ids[finished]] = True
+        live &= ~finished
+    theta[ids], f[ids], c[ids] = cur.theta, cur.f, cur.c
+    return theta, f, c, converged
+
+
+def _gather(
+    flat: Flat, const: dict[str, np.ndarray], st: _State, jobs: np.ndarray
+) -> tuple[Flat, dict[str, np.ndarray], _State]:
+    """The sub-problem of ``jobs``: its points, constant sums and state."""
+    if len(jobs) == flat.n_fits:
+        return flat, const, st
+    return flat.restrict(jobs), _of_fits(const, flat, jobs), st.select(flat, jobs)
+
+
+def _of_fits(sums: dict[str, np.ndarray], flat: Flat, fits: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-segment arrays of ``flat`` for the fits listed (repeats allowed), in that order."""
+    segs = flat.segments_of(fits)
+    return {k: v[segs] for k, v in sums.items()}
 
 
 # -- driver -----------------------------------------------------------------------------------------
@@ -583,14 +610,16 @@ class Solution:
     converged: np.ndarray  #: (K,)
 
 
-def _candidates(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _candidates(
+    flat: Flat, spec: Spec, const: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Starting points for the polish: (owner fit, exponents, trust radius) of each grid basin kept."""
     per_chunk = max(1, MAX_GRID_CELLS // (len(spec.grid(0)) * len(spec.grid(1))))
     owners, theta0, radius0 = [], [], []
     for first in range(0, flat.n_fits, per_chunk):
         fits = np.arange(first, min(first + per_chunk, flat.n_fits))
         chunk = flat.restrict(fits)
-        q, ga, gb = _grid_profile(chunk, spec, _constant_sums(chunk))
+        q, ga, gb = _grid_profile(chunk, spec, const if chunk is flat else _of_fits(const, flat, fits))
         for k, cells in enumerate(_local_minima(q)):
             for a, b in cells:
                 owners.append(fits[k])
@@ -611,27 +640,30 @@ def _best(n_fits: int, owners: np.ndarray, params: np.ndarray, f: np.ndarray, co
     return Solution(best_params, value, converged)
 
 
+def _screen_and_polish(flat: Flat, spec: Spec) -> tuple[np.ndarray, ...]:
+    """Every basin the screen keeps, polished: (owner fit, exponents, objective, internal coefficients,
+    converged) per job."""
+    const = _constant_sums(flat)
+    owners, theta0, radius0 = _candidates(flat, spec, const)
+    if owners.size == 0:
+        return owners, np.zeros((0, 2)), np.zeros(0), np.zeros((0, 3)), np.zeros(0, bool)
+    return owners, *_polish(flat.take(owners), spec, theta0, radius0, _of_fits(const, flat, owners))
+
+
 def solve(flat: Flat, spec: Spec) -> Solution:
     """Global least-squares fit of every fit in ``flat`` (weights ``flat.w``)."""
-    owners, theta0, radius0 = _candidates(flat, spec)
-    if owners.size == 0:
-        return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
-    jobs = flat.take(owners)
-    st, conv = _polish(jobs, spec, theta0, radius0)
-    scale = spec.scales(jobs.ref1, jobs.ref2, st.theta[:, 0], st.theta[:, 1])
-    E, A, B = spec.public(st.c, scale, jobs.ymean).T
-    params = np.column_stack([E, A, st.theta[:, 0], B, st.theta[:, 1]])
-    return _best(flat.n_fits, owners, params, st.f, conv)
+    owners, theta, f, c, conv = _screen_and_polish(flat, spec)
+    scale = spec.scales(flat.ref1[owners], flat.ref2[owners], theta[:, 0], theta[:, 1])
+    E, A, B = spec.public(c, scale, flat.ymean[owners]).T
+    params = np.column_stack([E, A, theta[:, 0], B, theta[:, 1]])
+    return _best(flat.n_fits, owners, params, f, conv)
 
 
 def _surrogate_starts(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares optima of the basins the screen keeps: (owner fit, z = E, c1, alpha, c2, beta)."""
-    owners, theta0, radius0 = _candidates(flat, spec)
-    if owners.size == 0:
-        return owners, np.zeros((0, 5))
-    st, _ = _polish(flat.take(owners), spec, theta0, radius0)
-    E = st.c[:, 0] + flat.ymean[owners]  # internal constant -> E (the Newton polish works with E itself)
-    return owners, np.column_stack([E, st.c[:, 1], st.theta[:, 0], st.c[:, 2], st.theta[:, 1]])
+    owners, theta, _, c, _ = _screen_and_polish(flat, spec)
+    E = c[:, 0] + flat.ymean[owners]  # internal constant -> E (the Newton polish works with E itself)
+    return owners, np.column_stack([E, c[:, 1], theta[:, 0], c[:, 2], theta[:, 1]])
 
 
 def _ranked_starts(
