@@ -11,6 +11,7 @@ collinear, so one coefficient can be moved to a bound without changing q), which
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -113,9 +114,22 @@ def _on_face(
     return np.where(ok, quadratic(G, b, yy, c), np.inf), c, ok
 
 
-#: Batches up to this many (problem, face) pairs solve every face at once (a constant number of numpy
-#: calls); larger ones (screening grids) go face by face, skipping problems already solved.
+#: Batches up to this many (problem, face) pairs solve every face at once; larger ones go face by face.
 ALL_FACES_AT_ONCE = 50_000
+
+
+@functools.lru_cache(maxsize=64)
+def _face_table(free: tuple[int, ...], faces: tuple[tuple[str, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per face, where each coefficient is (F, 3: 0 interior, 1 lower bound or held, 2 upper bound), and
+    the identity rows (F, 3, 3) that pin the coefficients on bounds in the face's 3x3 system."""
+    at = np.zeros((len(faces), 3), int)
+    for f, face in enumerate(faces):
+        for j, side in zip(free, face, strict=True):
+            at[f, j] = {"i": 0, "l": 1, "u": 2}[side]
+    at[:, [j for j in range(3) if j not in free]] = 1
+    pad = ((at > 0)[:, :, None] & np.eye(3, dtype=bool)).astype(float)
+    at.flags.writeable = pad.flags.writeable = False  # shared by every call (cached)
+    return at, pad
 
 
 def _every_face(
@@ -126,19 +140,13 @@ def _every_face(
     Each face is a 3x3 system: a free coefficient's row of G, or for a coefficient on a bound (or held)
     the identity row fixing it; singular free blocks are treated as infeasible, as in :func:`_solve`.
     """
-    n, F = len(yy), len(faces)
-    at = np.zeros((F, 3), int)  # 0 interior, 1 lower bound, 2 upper bound
-    for f, face in enumerate(faces):
-        for j, side in zip(free, face, strict=True):
-            at[f, j] = {"i": 0, "l": 1, "u": 2}[side]
-    held = np.array([j not in free for j in range(3)])
-    at[:, held] = 1
+    n = len(yy)
+    at, pad = _face_table(tuple(free), tuple(faces))
     fixed = at > 0  # (F, 3)
     value = np.where(at[None] == 2, hi[:, None, :], lo[:, None, :])  # (n, F, 3)
     ok = np.all(np.isfinite(value) | ~fixed[None], axis=2)
     value = np.where(fixed[None] & np.isfinite(value), value, 0.0)
-    A = np.where((fixed[:, :, None] | fixed[:, None, :])[None], 0.0, G[:, None])
-    A = A + fixed[None, :, :, None] * np.eye(3)
+    A = np.where((fixed[:, :, None] | fixed[:, None, :])[None], pad[None], G[:, None])
     r = np.where(fixed[None], value, b[:, None, :] - np.einsum("nij,nfj->nfi", G, value))
     c, solved = _solve(A, r)
     c = np.where(fixed[None], value, c)
@@ -149,19 +157,6 @@ def _every_face(
     return q[rows, face], c[rows, face], np.where(np.isfinite(q[rows, face]), face, -1)
 
 
-def _kkt(G: np.ndarray, b: np.ndarray, c: np.ndarray, free: list[int], face: tuple[str, ...]) -> np.ndarray:
-    """Whether the face's minimiser is the box's: no coefficient on a bound is pulled back inside."""
-    grad = np.einsum("nij,nj->ni", G, c) - b  # half the gradient of q
-    tol = 1e-10 * (np.abs(b).max(axis=1) + np.abs(grad + b).max(axis=1))
-    ok = np.ones(len(b), bool)
-    for j, s in zip(free, face, strict=True):
-        if s == "l":
-            ok &= grad[:, j] >= -tol
-        elif s == "u":
-            ok &= grad[:, j] <= tol
-    return ok
-
-
 def box_lsq(
     G: np.ndarray,
     b: np.ndarray,
@@ -169,23 +164,24 @@ def box_lsq(
     lo: np.ndarray,
     hi: np.ndarray,
     held: tuple[bool, ...],
-    hint: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimise q over the box [lo, hi] (``held`` coefficients stay at ``lo``).
+
+    Small batches solve every face of every problem at once (a constant number of numpy calls). Large
+    ones (screening grids) solve the all-interior face first: where its minimiser is feasible it is the
+    box's (the problem is convex), which over most of a grid it is; the other faces, one at a time, only
+    for the rest.
 
     Parameters
     ----------
     G : (..., 3, 3) Gram matrices; b : (..., 3); yy : (...)
     lo, hi : (..., 3) bounds (may be infinite)
     held : which coefficients are fixed (their value is ``lo``)
-    hint : (...) index of a face to try first per problem (-1: none), e.g. the previous step's. Where
-        that face's minimiser satisfies the optimality (KKT) conditions it is the answer, so repeated
-        solves along an optimisation path rarely enumerate the faces.
 
     Returns
     -------
     q : (...) minimum (inf where no face is feasible), c : (..., 3) minimiser,
-    interior : (..., 3) bool, the coefficients strictly inside their bounds, face : (...) its face index.
+    interior : (..., 3) bool, the coefficients strictly inside their bounds.
     """
     shape = yy.shape
     n = int(np.prod(shape))
@@ -193,43 +189,28 @@ def box_lsq(
     lo, hi = np.broadcast_to(lo, (*shape, 3)).reshape(n, 3), np.broadcast_to(hi, (*shape, 3)).reshape(n, 3)
     free = [j for j in range(3) if not held[j]]
     faces = _faces(lo, hi, held)
-    best = np.full(n, np.inf)
-    best_c = np.where(np.isfinite(lo), lo, 0.0)
-    best_face = np.full(n, -1)
-    todo = np.arange(n)
     if n * len(faces) <= ALL_FACES_AT_ONCE:
         best, best_c, best_face = _every_face(G, b, yy, lo, hi, free, faces)
-        todo = todo[:0]
-    elif hint is not None:
-        hint = np.asarray(hint).reshape(n)
-        for f in np.unique(hint[hint >= 0]):
-            rows = np.flatnonzero(hint == f)
-            q, c, ok = _on_face(G[rows], b[rows], yy[rows], lo[rows], hi[rows], free, faces[f])
-            ok &= _kkt(G[rows], b[rows], c, free, faces[f])
-            best[rows[ok]], best_c[rows[ok]], best_face[rows[ok]] = q[ok], c[ok], f
-        todo = np.flatnonzero(best_face < 0)
-    # Otherwise every face; the all-interior one first: where its minimiser is feasible it is optimal (the
-    # problem is convex), so the other faces are only tried for the rest.
-    for k, face in enumerate(faces):
-        if todo.size == 0:
-            break
-        if todo.size == n:  # every problem: no copies
-            q, c, _ = _on_face(G, b, yy, lo, hi, free, face)
-        else:
-            q, c, _ = _on_face(G[todo], b[todo], yy[todo], lo[todo], hi[todo], free, face)
-        better = q < best[todo]
-        idx = todo[better]
-        best[idx], best_c[idx], best_face[idx] = q[better], c[better], k
-        if k == 0:
-            todo = todo[~np.isfinite(q)]
+    else:
+        best, best_c, ok = _on_face(G, b, yy, lo, hi, free, faces[0])
+        best_face = np.where(ok, 0, -1)
+        todo = np.flatnonzero(~ok)
+        if todo.size:
+            part = G[todo], b[todo], yy[todo], lo[todo], hi[todo]
+            q, c, face = np.full(todo.size, np.inf), best_c[todo], np.full(todo.size, -1)
+            for k in range(1, len(faces)):
+                qk, ck, _ = _on_face(*part, free, faces[k])
+                better = qk < q
+                q, c = np.where(better, qk, q), np.where(better[:, None], ck, c)
+                face = np.where(better, k, face)
+            best[todo], best_c[todo], best_face[todo] = q, c, face
+    best_c = np.where((best_face >= 0)[:, None], best_c, np.where(np.isfinite(lo), lo, 0.0))
     # Interior flags of every face (and none for "no feasible face", index -1 = the last row).
     flags = np.zeros((len(faces) + 1, 3), bool)
     for k, face in enumerate(faces):
-        flags[k, free] = [s == "i" for s in face]
-    interior = flags[best_face]
+        flags[k, free] = [side == "i" for side in face]
     return (
         best.reshape(shape),
         best_c.reshape(*shape, 3),
-        interior.reshape(*shape, 3),
-        best_face.reshape(shape),
+        flags[best_face].reshape(*shape, 3),
     )

@@ -151,14 +151,22 @@ class Spec:
 
 
 def _point_sums(flat: Flat, v: np.ndarray, derivatives: bool) -> dict[str, np.ndarray]:
-    """Per-segment sums of the x2 basis ``v`` (shape (..., T)) that the normal equations need."""
-    wv = flat.w * v
-    out = {"V1": flat.seg_sum(wv), "V2": flat.seg_sum(wv * v), "Vy": flat.seg_sum(wv * flat.y)}
+    """Per-segment sums of the x2 basis ``v`` (shape (..., T)) that the normal equations need.
+
+    The products are written into one array and summed per segment in one pass.
+    """
+    names = ("V1", "V2", "Vy", "L1", "L2", "Ly", "LL") if derivatives else ("V1", "V2", "Vy")
+    X = np.empty((len(names), *v.shape))
+    wv = np.multiply(flat.w, v, out=X[0])
+    np.multiply(wv, v, out=X[1])
+    np.multiply(wv, flat.y, out=X[2])
     if derivatives:
-        lwv = wv * flat.l2
-        out |= {"L1": flat.seg_sum(lwv), "L2": flat.seg_sum(lwv * v), "Ly": flat.seg_sum(lwv * flat.y)}
-        out["LL"] = flat.seg_sum(lwv * flat.l2 * v)
-    return out
+        lwv = np.multiply(wv, flat.l2, out=X[3])
+        np.multiply(lwv, v, out=X[4])
+        np.multiply(lwv, flat.y, out=X[5])
+        np.multiply(lwv, flat.l2, out=X[6])
+        X[6] *= v
+    return dict(zip(names, flat.seg_sum(X), strict=True))
 
 
 def _grid_sums(flat: Flat, gb: np.ndarray) -> dict[str, np.ndarray]:
@@ -218,7 +226,7 @@ def _grid_profile(
         flat.ref1[:, None, None], flat.ref2[:, None, None], ga[None, :, None], gb[None, None, :]
     )
     lo, hi = spec.internal_box(scale, flat.ymean[:, None, None])
-    q, _, _, _ = box_lsq(G, b, yy, lo, hi, spec.held)
+    q, _, _ = box_lsq(G, b, yy, lo, hi, spec.held)
     return q, ga, gb
 
 
@@ -254,40 +262,32 @@ def _minima(score: np.ndarray) -> np.ndarray:
     return is_min
 
 
-def _ranked(values: np.ndarray, cells: np.ndarray) -> list[tuple[int, int]]:
-    order = np.lexsort((cells[:, 1], cells[:, 0], values))
-    return [(int(cells[i, 0]), int(cells[i, 1])) for i in order]
-
-
-def _local_minima(q: np.ndarray) -> list[list[tuple[int, int]]]:
-    """Per fit, the grid cells to polish from, best first.
+def _local_minima(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid cells to polish from, as (fit, alpha index, beta index), fit by fit and best first.
 
     Always the best local minimum of the grid values; then the local minima of a *score*, the lower of a
     cell's value and the floors of the parabolas through it along each exponent (clipped at 0, the least
     an objective can be), which flags narrow valleys that fall between grid lines. Candidates must score
     within :data:`CANDIDATE_SPREAD` (relative) of the best grid value; at most :data:`MAX_CANDIDATES`.
+    Ties go to the lower (alpha, beta) index.
     """
+    K, _, Gb = q.shape
     q = np.where(np.isfinite(q), q, np.inf)
     score = np.maximum(np.minimum(q, np.minimum(_parabola_floor(q, 1), _parabola_floor(q, 2))), 0.0)
     score = np.where(np.isfinite(q), score, np.inf)
-    raw_min, score_min = _minima(q), _minima(score)
-    out = []
-    for k in range(q.shape[0]):
-        raw_cells = np.argwhere(raw_min[k])
-        if raw_cells.size == 0:  # every cell infeasible
-            out.append([])
-            continue
-        best_cell = _ranked(q[k, raw_cells[:, 0], raw_cells[:, 1]], raw_cells)[0]
-        best = q[k][best_cell]
-        keep = [best_cell]
-        cells = np.argwhere(score_min[k])
-        for cell in _ranked(score[k, cells[:, 0], cells[:, 1]], cells):
-            if len(keep) >= MAX_CANDIDATES or score[k][cell] > best + CANDIDATE_SPREAD * abs(best):
-                break
-            if cell not in keep:
-                keep.append(cell)
-        out.append(keep)
-    return out
+    raw = np.where(_minima(q), q, np.inf).reshape(K, -1)
+    rows = np.arange(K)
+    best_cell = np.argmin(raw, axis=1)  # the first of equals in (alpha, beta) order
+    best = raw[rows, best_cell]
+    limit = best + CANDIDATE_SPREAD * np.abs(best)
+    others = np.where(_minima(score) & (score <= limit[:, None, None]), score, np.inf).reshape(K, -1)
+    others[rows, best_cell] = np.inf
+    order = np.argsort(others, axis=1, kind="stable")[:, : MAX_CANDIDATES - 1]
+    cells = np.column_stack([best_cell, order])
+    keep = np.column_stack([np.isfinite(best), np.isfinite(np.take_along_axis(others, order, axis=1))])
+    keep &= np.isfinite(best)[:, None]  # a fit with every cell infeasible has none
+    a, b = np.divmod(cells[keep], Gb)
+    return np.repeat(rows, keep.sum(axis=1)), a, b
 
 
 # -- polish -----------------------------------------------------------------------------------------
@@ -303,7 +303,6 @@ class _State:
     interior: np.ndarray  #: (J, 3) coefficients strictly inside their bounds
     G: np.ndarray  #: (J, 3, 3) Gram matrix
     seg: dict[str, np.ndarray]  #: per-segment sums and the x1 basis "u", each (S,)
-    face: np.ndarray  #: (J,) face of the inner problem's box the minimiser lies on
 
     def select(self, flat: Flat, jobs: np.ndarray) -> _State:
         segs = flat.segments_of(jobs)
@@ -314,7 +313,6 @@ class _State:
             self.interior[jobs],
             self.G[jobs],
             {k: v[segs] for k, v in self.seg.items()},
-            self.face[jobs],
         )
 
     def merge(self, flat: Flat, new: _State, rows: np.ndarray) -> _State:
@@ -327,19 +325,14 @@ class _State:
             np.where(rows[:, None], new.interior, self.interior),
             np.where(rows[:, None, None], new.G, self.G),
             {k: np.where(segs, new.seg[k], v) for k, v in self.seg.items()},
-            np.where(rows, new.face, self.face),
         )
 
 
-def _evaluate(
-    flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.ndarray, hint: np.ndarray | None = None
-) -> _State:
-    """Solve the inner problem at per-job exponents ``theta`` (J, 2); keep what the Jacobian needs.
-
-    ``hint``: each job's face of the inner problem at its previous point, tried first.
-    """
+def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.ndarray) -> _State:
+    """Solve the inner problem at per-job exponents ``theta`` (J, 2); keep what the Jacobian needs."""
     alpha, beta = theta[:, 0], theta[:, 1]
-    v = np.exp(-beta[flat.point_fit] * flat.l2)
+    v = (-beta)[flat.point_fit]
+    np.exp(np.multiply(v, flat.l2, out=v), out=v)
     s = _point_sums(flat, v, derivatives=True)
     u = np.exp(-alpha[flat.seg_fit] * flat.seg_l1)
     P0, Py = const["P0"], const["Py"]
@@ -354,8 +347,8 @@ def _evaluate(
     b = np.stack([fit(Py), fit(u * Py), fit(s["Vy"])], axis=-1)
     yy = fit(const["Pyy"])
     lo, hi = spec.internal_box(spec.scales(flat.ref1, flat.ref2, alpha, beta), flat.ymean)
-    f, c, interior, face = box_lsq(G, b, yy, lo, hi, spec.held, hint)
-    return _State(theta, f, c, interior, G, {"u": u, **s}, face)
+    f, c, interior = box_lsq(G, b, yy, lo, hi, spec.held)
+    return _State(theta, f, c, interior, G, {"u": u, **s})
 
 
 def _derivatives(
@@ -453,7 +446,7 @@ def _trial(
     J = sub.n_fits
     if len(sub.y) * (len(TRIAL_SCALES) + 1) > TRIAL_POINTS:
         theta = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi)
-        trial = _evaluate(sub, spec, const, theta, cur.face)
+        trial = _evaluate(sub, spec, const, theta)
         return trial, 1.0, np.ones(J), trial.f
     room = np.where(delta > 0, spec.e_hi - cur.theta, cur.theta - spec.e_lo)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -463,7 +456,7 @@ def _trial(
     T = scales.shape[1]
     theta = np.clip(cur.theta[:, None, :] + scales[:, :, None] * delta[:, None, :], spec.e_lo, spec.e_hi)
     rep, rep_const = _replicated(sub, const, T)
-    trial = _evaluate(rep, spec, rep_const, theta.reshape(-1, 2), np.repeat(cur.face, T))
+    trial = _evaluate(rep, spec, rep_const, theta.reshape(-1, 2))
     pick = np.argmin(trial.f.reshape(J, T), axis=1)
     rows = np.arange(J)
     return trial.select(rep, rows * T + pick), float(TRIAL_SCALES.min()), scales[rows, pick], trial.f[::T]
@@ -581,24 +574,25 @@ def _of_fits(sums: dict[str, np.ndarray], flat: Flat, fits: np.ndarray) -> dict[
 # -- driver -----------------------------------------------------------------------------------------
 
 
-def _spacing(g: np.ndarray, i: int) -> float:
-    """Local grid spacing around index ``i`` (1.0 for a one-point grid, which never moves)."""
+def _spacing(g: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Local grid spacing around indices ``i`` (1.0 for a one-point grid, which never moves)."""
     if len(g) == 1:
-        return 1.0
-    return float(g[min(i + 1, len(g) - 1)] - g[max(i - 1, 0)]) / (2 if 0 < i < len(g) - 1 else 1)
+        return np.ones(len(i))
+    inner = (i > 0) & (i < len(g) - 1)
+    return (g[np.minimum(i + 1, len(g) - 1)] - g[np.maximum(i - 1, 0)]) / np.where(inner, 2, 1)
 
 
-def _subcell(q: np.ndarray, g: np.ndarray, i: int) -> float:
-    """Vertex of the parabola through the grid values around ``i`` (stays within half a cell)."""
-    if not 0 < i < len(g) - 1 or not np.all(np.isfinite(q[i - 1 : i + 2])):
-        return float(g[i])
-    lo, mid, hi = q[i - 1], q[i], q[i + 1]
-    curv = lo - 2 * mid + hi
-    if curv <= 0:
-        return float(g[i])
-    t = float(np.clip(0.5 * (lo - hi) / curv, -0.5, 0.5))  # in units of cells
-    step = g[i + 1] - g[i] if t > 0 else g[i] - g[i - 1]
-    return float(g[i] + t * step)
+def _subcell(q: np.ndarray, g: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Vertex of the parabola through the grid values ``q`` (n, len(g)) around indices ``i`` (n,), along
+    ``g``; it stays within half a cell, and at ``g[i]`` where there is no upward parabola."""
+    rows, last = np.arange(len(i)), len(g) - 1
+    lo, mid, hi = q[rows, np.maximum(i - 1, 0)], q[rows, i], q[rows, np.minimum(i + 1, last)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curv = lo - 2 * mid + hi
+        t = np.clip(0.5 * (lo - hi) / curv, -0.5, 0.5)  # in units of cells
+    usable = (i > 0) & (i < last) & np.isfinite(lo) & np.isfinite(mid) & np.isfinite(hi) & (curv > 0)
+    step = np.where(t > 0, g[np.minimum(i + 1, last)] - g[i], g[i] - g[np.maximum(i - 1, 0)])
+    return np.where(usable, g[i] + t * step, g[i])
 
 
 @dataclass(frozen=True)
@@ -615,17 +609,16 @@ def _candidates(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Starting points for the polish: (owner fit, exponents, trust radius) of each grid basin kept."""
     per_chunk = max(1, MAX_GRID_CELLS // (len(spec.grid(0)) * len(spec.grid(1))))
-    owners, theta0, radius0 = [], [], []
+    owners, theta0, radius0 = [np.zeros(0, np.int64)], [np.zeros((0, 2))], [np.zeros(0)]
     for first in range(0, flat.n_fits, per_chunk):
         fits = np.arange(first, min(first + per_chunk, flat.n_fits))
         chunk = flat.restrict(fits)
         q, ga, gb = _grid_profile(chunk, spec, const if chunk is flat else _of_fits(const, flat, fits))
-        for k, cells in enumerate(_local_minima(q)):
-            for a, b in cells:
-                owners.append(fits[k])
-                theta0.append([_subcell(q[k, :, b], ga, a), _subcell(q[k, a, :], gb, b)])
-                radius0.append(max(_spacing(ga, a), _spacing(gb, b)))
-    return np.array(owners, dtype=np.int64), np.array(theta0).reshape(-1, 2), np.array(radius0)
+        k, a, b = _local_minima(q)
+        owners.append(fits[k])
+        theta0.append(np.column_stack([_subcell(q[k, :, b], ga, a), _subcell(q[k, a, :], gb, b)]))
+        radius0.append(np.maximum(_spacing(ga, a), _spacing(gb, b)))
+    return np.concatenate(owners), np.concatenate(theta0), np.concatenate(radius0)
 
 
 def _best(n_fits: int, owners: np.ndarray, params: np.ndarray, f: np.ndarray, conv: np.ndarray) -> Solution:
