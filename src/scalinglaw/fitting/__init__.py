@@ -153,7 +153,8 @@ def _usable(pb: Problem) -> Problem:
     if keep.all():
         return pb
     keys = None if pb.model_keys is None else pb.model_keys[keep]
-    n_models = pb.n_models if keys is None else int(np.unique(keys).size)
+    # keys are codes >= -1 (pandas codes a missing model -1): count the distinct ones without a sort
+    n_models = pb.n_models if keys is None else int(np.count_nonzero(np.bincount(keys + 1)))
     return Problem({k: v[keep] for k, v in pb.inputs.items()}, pb.loss[keep], pb.weight[keep], n_models, keys)
 
 
