@@ -15,7 +15,11 @@ reference's on every fit compared (relative tolerance 1e-9).
 the paper's experiments use, one row per family, and the median speed-up (the multi-start reference, at
 seconds a fit, is left out there).
 
-Run: ``SCALINGLAW_SOURCES=../shared/sources python benchmarks/bench_engine.py [--family gpt3|all]``.
+``--every 10`` fits the same grid on every tenth row of the table: against the full run, it shows how much of
+the engine's time is work per point and how much per-call overhead.
+
+Run: ``SCALINGLAW_SOURCES=../shared/sources python benchmarks/bench_engine.py [--family gpt3|all]
+[--every N]``.
 """
 
 from __future__ import annotations
@@ -38,11 +42,15 @@ TOLERANCE = 1e-9
 FLOOR = 1e-14
 
 
-def grid(family: str) -> tuple[protocol.Runs, list[np.ndarray]]:
+def grid(family: str, every: int = 1) -> tuple[protocol.Runs, list[np.ndarray]]:
+    """The family's runs and the paper's grid of training masks (on every ``every``-th row only)."""
     runs = protocol.Runs(family_runs(family))
     cands = runs.candidates(runs.target())
+    rows = np.arange(len(runs.table)) % every == 0
     masks = [
-        runs.training(cands[:k], percentage=p) for k in model_counts(len(cands)) for p in protocol.PERCENTAGES
+        runs.training(cands[:k], percentage=p) & rows
+        for k in model_counts(len(cands))
+        for p in protocol.PERCENTAGES
     ]
     return runs, [m for m in masks if m.sum() >= 5]
 
@@ -80,12 +88,19 @@ def main() -> None:
     parser.add_argument("--family", default="gpt3", help="a family, or 'all' for one row per family")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the engine timings (median)")
     parser.add_argument("--reference-fits", type=int, default=3, help="fits the 1,024-start reference times")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="fit every N-th row of the table only: how the engine's time splits between work per point "
+        "and work per call",
+    )
     args = parser.parse_args()
     if args.family == "all":
         every_family(args.repeats)
         return
 
-    runs, masks = grid(args.family)
+    runs, masks = grid(args.family, args.every)
     tables = [runs.table[m] for m in masks]
     n = len(masks)
     n_points = sum(int(m.sum()) for m in masks)
