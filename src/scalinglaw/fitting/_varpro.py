@@ -284,8 +284,8 @@ def _local_minima(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     others[rows, best_cell] = np.inf
     order = np.argsort(others, axis=1, kind="stable")[:, : MAX_CANDIDATES - 1]
     cells = np.column_stack([best_cell, order])
+    # (a fit with every cell infeasible has no finite best, and so no finite score either: no cells)
     keep = np.column_stack([np.isfinite(best), np.isfinite(np.take_along_axis(others, order, axis=1))])
-    keep &= np.isfinite(best)[:, None]  # a fit with every cell infeasible has none
     a, b = np.divmod(cells[keep], Gb)
     return np.repeat(rows, keep.sum(axis=1)), a, b
 
@@ -305,14 +305,13 @@ class _State:
     seg: dict[str, np.ndarray]  #: per-segment sums and the x1 basis "u", each (S,)
 
     def select(self, flat: Flat, jobs: np.ndarray) -> _State:
-        segs = flat.segments_of(jobs)
         return _State(
             self.theta[jobs],
             self.f[jobs],
             self.c[jobs],
             self.interior[jobs],
             self.G[jobs],
-            {k: v[segs] for k, v in self.seg.items()},
+            _of_fits(self.seg, flat, jobs),
         )
 
     def merge(self, flat: Flat, new: _State, rows: np.ndarray) -> _State:
