@@ -35,6 +35,17 @@ def test_nan_is_reported_before_sign(runs):
         sl.fit(bad)
 
 
+@pytest.mark.parametrize("dtype", ["Float64", "Int64"])
+def test_missing_values_of_nullable_columns_name_the_rows(runs, dtype):
+    bad = runs.astype({"n_tokens": dtype})
+    bad.loc[[2, 9], "n_tokens"] = pd.NA
+    with pytest.raises(
+        sl.DataError, match=r"column 'n_tokens' has 2 values missing or non-finite \(rows 2, 9\)"
+    ):
+        sl.fit(bad)
+    assert sl.fit(runs.astype({"n_tokens": dtype})).params == sl.fit(runs).params
+
+
 def test_non_numeric_values_are_shown(runs):
     bad = runs.astype({"n_params": object})
     bad.loc[3, "n_params"] = "7B"

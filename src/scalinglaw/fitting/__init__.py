@@ -10,7 +10,7 @@ Solvers
 -------
 Separable laws (E + A / N^alpha + B / D^beta, with any parameters fixed) are solved by variable
 projection (:mod:`scalinglaw.fitting._varpro`): a dense grid over the exponents with the linear
-parameters solved exactly in every cell, then a Levenberg-Marquardt polish of the best basins. For
+parameters solved exactly in every cell, then a Newton polish of the best basins. For
 ``huber_log`` the grid screens the log-space least-squares surrogate and the polish minimises the exact
 Huber objective by a bounded Newton method (:mod:`scalinglaw.fitting._newton`). Other laws go through a
 batched multi-start Levenberg-Marquardt from a grid of starts (:mod:`scalinglaw.fitting._multistart`).

@@ -75,11 +75,14 @@ def as_problem(runs: object, inputs: Sequence[str], *, where: str = "runs") -> P
 
 
 def _numeric(runs: pd.DataFrame, column: str, where: str) -> np.ndarray:
-    values = pd.to_numeric(runs[column], errors="coerce")
-    text = values.isna() & runs[column].notna()
+    series = runs[column]
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu":  # numbers already: nothing to parse
+        return series.to_numpy(dtype=float)
+    values = pd.to_numeric(series, errors="coerce")
+    text = values.isna() & series.notna()
     if text.any():
         rows = describe_rows(list(runs.index[text.to_numpy()]))
-        example = runs[column][text].iloc[0]
+        example = series[text].iloc[0]
         raise DataError(
             f"{where}: column {column!r} has {text.sum()} non-numeric values ({rows}, e.g. {example!r})"
         )

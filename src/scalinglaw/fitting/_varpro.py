@@ -10,9 +10,11 @@ condition numbers near 1e11; the profile over exponents near 10). So:
 1. **Screen**: evaluate the profile on a grid of exponents (24 per free exponent, denser at small values),
    for every fit at once. The x1 term is evaluated once per distinct x1 (model size) and the x2 term once
    per point and grid value; everything else is sums per segment, so a grid costs a few passes over the data.
-2. **Polish**: from the best local minima of the grid, run Levenberg-Marquardt on the profile with the
-   Kaufman (1975) variable-projection Jacobian, solving the inner problem exactly at every step, for all
-   fits and candidates together. It converges in a handful of steps to machine precision.
+2. **Polish**: from the best local minima of the grid, take trust-region Newton steps on the profile,
+   solving the inner problem exactly at every step, for all fits and candidates together. The profile's
+   gradient and Hessian are exact (Golub and Pereyra 1973: the inner solution's derivatives follow from
+   the normal equations), so it converges quadratically to machine precision, in a few steps; where the
+   profile curves downwards the Gauss-Newton Hessian takes over.
 
 A dense multi-start reference explores the same five-dimensional surface from 4^5 points; the grid over
 the two exponents covers it more densely and exactly in the linear parameters, and the polish reaches
@@ -53,11 +55,6 @@ MAX_ITER = 500
 #: ... or when an accepted step lowers the objective by less than this (relative): the objective is then
 #: settled far below the 1e-9 agreement the engine is tested to (the exponents may still creep).
 GAIN_TOL = 1e-12
-#: Gauss-Newton converges only linearly when residuals are large next to the signal (few points, flat
-#: valleys); jobs still running after this many steps switch to Newton steps with a finite-difference
-#: Hessian of the exact profile gradient.
-GN_STEPS = 20
-FD_STEP = 1e-6
 #: Rounding noise of the profile objective as the normal equations compute it: relative to the objective,
 #: plus a part relative to the data's centred sum of squares (which dominates as an exact fit nears 0).
 NOISE = 1e-11
@@ -65,7 +62,7 @@ ROUNDING = 1e-14
 #: Step lengths tried at once, as multiples of the (trust-limited) step, while the points of the jobs
 #: still running times the trials stay within TRIAL_POINTS. A step then costs about what one trial
 #: does (the work is mostly per call, not per point), and the best length is taken where the
-#: Gauss-Newton model misjudges it: around the bends of curved valleys, and where an exponent slides
+#: quadratic model misjudges it: around the bends of curved valleys, and where an exponent slides
 #: towards a bound along an exponentially flattening profile. The first entry alone is used otherwise.
 TRIAL_SCALES = np.array([1.0, 0.25, 1 / 16, 4.0, 16.0])
 TRIAL_POINTS = 50_000
@@ -155,7 +152,7 @@ def _point_sums(flat: Flat, v: np.ndarray, derivatives: bool) -> dict[str, np.nd
 
     The products are written into one array and summed per segment in one pass.
     """
-    names = ("V1", "V2", "Vy", "L1", "L2", "Ly", "LL") if derivatives else ("V1", "V2", "Vy")
+    names = ("V1", "V2", "Vy", "L1", "L2", "Ly", "Q1", "Qy", "LL") if derivatives else ("V1", "V2", "Vy")
     X = np.empty((len(names), *v.shape))
     wv = np.multiply(flat.w, v, out=X[0])
     np.multiply(wv, v, out=X[1])
@@ -164,8 +161,9 @@ def _point_sums(flat: Flat, v: np.ndarray, derivatives: bool) -> dict[str, np.nd
         lwv = np.multiply(wv, flat.l2, out=X[3])
         np.multiply(lwv, v, out=X[4])
         np.multiply(lwv, flat.y, out=X[5])
-        np.multiply(lwv, flat.l2, out=X[6])
-        X[6] *= v
+        llwv = np.multiply(lwv, flat.l2, out=X[6])
+        np.multiply(llwv, flat.y, out=X[7])
+        np.multiply(llwv, v, out=X[8])
     return dict(zip(names, flat.seg_sum(X), strict=True))
 
 
@@ -353,7 +351,10 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
 def _derivatives(
     flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(g, J'WJ) of the profile at ``st``: its gradient is -2 g, its Gauss-Newton Hessian 2 J'WJ."""
+    """(g, H) of the profile at ``st``: its gradient is -2 g; H is half its exact Hessian where that
+    curves upwards along both exponents (Newton steps converge quadratically even where residuals are
+    large next to the signal, as with few points or flat valleys), half the Gauss-Newton Hessian 2 J'WJ
+    elsewhere (positive semi-definite, so the step still goes downhill)."""
     p, c = st.seg, st.c
     u = p["u"]
     fit = flat.fit_sum_of_segments
@@ -382,13 +383,8 @@ def _derivatives(
     MM[:, 0, 1] = MM[:, 1, 0] = c1 * c2 * fit(e1 * u * E1)
     MM[:, 1, 1] = c2**2 * fit(EE)
     c0s, c1s, c2s = c0[seg], c1[seg], c2[seg]
-    g = np.stack(
-        [
-            -c1 * fit(e1 * u * (Py - c0s * P0 - c1s * u * P0 - c2s * p["V1"])),
-            -c2 * fit(Ey - c0s * E1 - c1s * u * E1 - c2s * E2),
-        ],
-        axis=-1,
-    )
+    residual = Py - c0s * P0 - c1s * u * P0 - c2s * p["V1"]  # per segment, sum w r
+    g = np.stack([-c1 * fit(e1 * u * residual), -c2 * fit(Ey - c0s * E1 - c1s * u * E1 - c2s * E2)], axis=-1)
     # Golub-Pereyra Jacobian of the projected residual: J = -P M - Phi_F G_FF^-1 D', where D holds
     # (d phi_j / d theta_k)' W r. Then J'WJ = M'WM - X_F' G_FF^-1 X_F + D G_FF^-1 D'. Kaufman's
     # approximation drops the last term; it matters when the residuals are large next to the signal
@@ -402,11 +398,19 @@ def _derivatives(
         D[:, 2, 1] = np.where(F[:, 2] & (c2 != 0), g[:, 1] / c2, 0.0)
     solved = np.linalg.solve(Gp, np.concatenate([Xp, D], axis=2))
     JJ = MM - np.einsum("nki,nkj->nij", Xp, solved[:, :, :2]) + np.einsum("nki,nkj->nij", D, solved[:, :, 2:])
-    return g, JJ
+    # The exact half Hessian is MM - R - C' G_FF^-1 C, with C = X - D the inner objective's mixed
+    # derivatives and R the residuals' curvature along each exponent (sum w r c e^2 phi).
+    F1 = p["Q1"] + 2 * t2s * p["L1"] + t2s**2 * p["V1"]  # sum w e2^2 v
+    Fy = p["Qy"] + 2 * t2s * p["Ly"] + t2s**2 * p["Vy"]
+    H = MM - np.einsum("nki,nkj->nij", Xp - D, solved[:, :, :2] - solved[:, :, 2:])
+    H[:, 0, 0] -= c1 * fit(e1**2 * u * residual)
+    H[:, 1, 1] -= c2 * fit(Fy - c0s * F1 - c1s * u * F1 - c2s * EE)
+    convex = (np.diagonal(H, axis1=1, axis2=2) > 0).all(axis=1)
+    return g, np.where(convex[:, None, None], H, JJ)
 
 
 def _step(spec: Spec, st: _State, g: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """Solve H delta = g on the exponents that can move (H: J'WJ, or the profile's Hessian / 2)."""
+    """Solve H delta = g on the exponents that can move (H: the profile's Hessian / 2, or J'WJ)."""
     # Exponents that are held, or whose coefficient is zero (the exponent then has no effect), do not move.
     active = (
         np.array(spec.e_free)[None, :] & (np.abs(st.c[:, 1:]) > 0) & (np.diagonal(H, axis1=1, axis2=2) > 0)
@@ -461,29 +465,6 @@ def _trial(
     return trial.select(rep, rows * T + pick), float(TRIAL_SCALES.min()), scales[rows, pick], trial.f[::T]
 
 
-def _fd_hessian(
-    flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State, g: np.ndarray
-) -> np.ndarray:
-    """Half the profile's Hessian by forward differences of its exact gradient (same units as J'WJ).
-
-    Both exponents' displaced points are evaluated in one batch.
-    """
-    H = np.zeros((flat.n_fits, 2, 2))
-    moving = [k for k in range(2) if spec.e_free[k]]
-    m = len(moving)
-    if m == 0:
-        return H
-    h = FD_STEP * (1.0 + np.abs(st.theta))
-    theta = np.repeat(st.theta, m, axis=0)
-    for i, k in enumerate(moving):
-        theta[i::m, k] += h[:, k]
-    rep, rep_const = _replicated(flat, const, m)
-    g_displaced, _ = _derivatives(rep, spec, rep_const, _evaluate(rep, spec, rep_const, theta))
-    for i, k in enumerate(moving):
-        H[:, :, k] = -(g_displaced[i::m] - g) / h[:, k : k + 1]
-    return 0.5 * (H + H.transpose(0, 2, 1))
-
-
 def _replicated(flat: Flat, const: dict[str, np.ndarray], times: int) -> tuple[Flat, dict[str, np.ndarray]]:
     """``times`` copies of every job, job by job (job j's are rows j * times to j * times + times - 1)."""
     if times == 1:
@@ -495,7 +476,7 @@ def _replicated(flat: Flat, const: dict[str, np.ndarray], times: int) -> tuple[F
 def _polish(
     flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray, const: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Levenberg-Marquardt on the profile from ``theta0`` (J, 2) with a trust radius on the exponents.
+    """Newton steps on the profile from ``theta0`` (J, 2) with a trust radius on the exponents.
 
     Returns the final (exponents, objective, internal coefficients) of every job, and which converged
     (a step below :data:`STEP_TOL`, or a gain below the objective's rounding). ``const``: the
@@ -511,7 +492,7 @@ def _polish(
     sub, sub_const, cur = _gather(flat, const, st, ids)
     radius, floor = radius0[ids], floor_all[ids]
     live = np.ones(len(ids), bool)
-    for iteration in range(MAX_ITER):
+    for _ in range(MAX_ITER):
         n_live = int(live.sum())
         if n_live == 0:
             break
@@ -521,11 +502,6 @@ def _polish(
             sub, sub_const, cur = _gather(sub, sub_const, cur, keep)
             ids, radius, floor, live = ids[keep], radius[keep], floor[keep], live[keep]
         g, H = _derivatives(sub, spec, sub_const, cur)
-        if iteration >= GN_STEPS:  # still running: Gauss-Newton is crawling; take Newton steps
-            # (where the profile curves upwards along each exponent; Gauss-Newton's H elsewhere)
-            H_newton = _fd_hessian(sub, spec, sub_const, cur, g)
-            convex = (np.diagonal(H_newton, axis1=1, axis2=2) > 0).all(axis=1)
-            H = np.where(convex[:, None, None], H_newton, H)
         delta = _step(spec, cur, g, H)
         size = np.abs(delta).max(axis=1)
         delta *= np.minimum(1.0, radius / np.maximum(size, 1e-300))[:, None]

@@ -1,0 +1,56 @@
+"""The polish's derivatives of the profile objective agree with finite differences of the profile itself."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scalinglaw as sl
+from scalinglaw.fitting import _varpro
+from scalinglaw.fitting._flat import flatten
+
+STENCIL = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    noise=st.sampled_from([0.001, 0.05]),
+    held=st.sampled_from([{}, {"A": 300.0}, {"B": 900.0}, {"E": 1.7}]),
+)
+def test_gradient_and_hessian_match_differences_of_the_profile(seed, noise, held):
+    rng = np.random.default_rng(seed)
+    runs = sl.simulate.family(seed=int(rng.integers(2**31)), noise=noise)
+    spec = _varpro.Spec.from_law(sl.laws.chinchilla().fix(**held))
+    flat = flatten(
+        [runs["n_params"].to_numpy()],
+        [runs["n_tokens"].to_numpy()],
+        [runs["loss"].to_numpy()],
+        [np.ones(len(runs))],
+    )
+    const = _varpro._constant_sums(flat)
+    theta = rng.uniform([0.15, 0.15], [0.8, 0.8])[None, :]
+    h = 1e-4
+    points = theta + h * STENCIL
+    copies = np.zeros(len(points), np.int64)
+    around = _varpro._evaluate(flat.take(copies), spec, _varpro._of_fits(const, flat, copies), points)
+    if (around.interior != around.interior[0]).any():
+        return  # the stencil straddles a kink of the profile (the inner solution changes face)
+    f = around.f
+    g, H = _varpro._derivatives(flat, spec, const, _varpro._evaluate(flat, spec, const, theta))
+    # the profile's gradient is -2 g and its Hessian 2 H (where it curves upwards along both exponents)
+    gradient = np.array([f[1] - f[2], f[3] - f[4]]) / (2 * h)
+    curvature = (
+        np.array(
+            [
+                [f[1] - 2 * f[0] + f[2], (f[5] - f[6] - f[7] + f[8]) / 4],
+                [(f[5] - f[6] - f[7] + f[8]) / 4, f[3] - 2 * f[0] + f[4]],
+            ]
+        )
+        / h**2
+    )
+    scale = np.abs(curvature).max()
+    np.testing.assert_allclose(-2 * g[0], gradient, rtol=0, atol=1e-6 * scale + 1e-12)
+    if (np.diag(curvature) > 1e-3 * scale).all():
+        np.testing.assert_allclose(2 * H[0], curvature, rtol=0, atol=1e-4 * scale)
