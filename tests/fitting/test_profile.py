@@ -38,7 +38,7 @@ def test_gradient_and_hessian_match_differences_of_the_profile(seed, noise, held
     if (around.interior != around.interior[0]).any():
         return  # the stencil straddles a kink of the profile (the inner solution changes face)
     f = around.f
-    g, H = _varpro._derivatives(flat, spec, const, _varpro._evaluate(flat, spec, const, theta))
+    g, H, _ = _varpro._derivatives(flat, spec, const, _varpro._evaluate(flat, spec, const, theta))
     # the profile's gradient is -2 g and its Hessian 2 H (where it curves upwards along both exponents)
     gradient = np.array([f[1] - f[2], f[3] - f[4]]) / (2 * h)
     curvature = (

@@ -70,6 +70,10 @@ TRIAL_POINTS = 50_000
 #: those copied last still run (finished jobs ride along, frozen, in between): a copy costs several
 #: steps' worth of work on a few finished jobs.
 REGATHER = 0.6
+#: After a failed step across a kink of the profile, the radius goes this far (relative) past the
+#: first-order crossing, and to no less than EDGE_MIN of the step.
+EDGE_MARGIN = 1e-3
+EDGE_MIN = 1e-3
 
 
 @dataclass(frozen=True)
@@ -351,10 +355,11 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
 def _derivatives(
     flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(g, H) of the profile at ``st``: its gradient is -2 g; H is half its exact Hessian where that
+    """(g, H, dc) of the profile at ``st``: its gradient is -2 g; H is half its exact Hessian where that
     curves upwards along both exponents (Newton steps converge quadratically even where residuals are
     large next to the signal, as with few points or flat valleys), half the Gauss-Newton Hessian 2 J'WJ
-    elsewhere (positive semi-definite, so the step still goes downhill)."""
+    elsewhere (positive semi-definite, so the step still goes downhill); dc (J, 3, 2) the derivatives
+    of the inner solution's coefficients on its face."""
     p, c = st.seg, st.c
     u = p["u"]
     fit = flat.fit_sum_of_segments
@@ -406,7 +411,19 @@ def _derivatives(
     H[:, 0, 0] -= c1 * fit(e1**2 * u * residual)
     H[:, 1, 1] -= c2 * fit(Fy - c0s * F1 - c1s * u * F1 - c2s * EE)
     convex = (np.diagonal(H, axis1=1, axis2=2) > 0).all(axis=1)
-    return g, np.where(convex[:, None, None], H, JJ)
+    # The inner solution moves with the exponents as dc/dtheta = G_FF^-1 (D - X_F) on its face.
+    dc = np.where(F[:, :, None], solved[:, :, 2:] - solved[:, :, :2], 0.0)
+    return g, np.where(convex[:, None, None], H, JJ), dc
+
+
+def _to_face_edge(flat: Flat, spec: Spec, st: _State, dc: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """The fraction of the step ``delta`` (J, 2) at which, to first order, a coefficient of the inner
+    solution meets its bound (inf where none does); ``dc`` (J, 3, 2): the coefficients' derivatives."""
+    lo, hi = spec.internal_box(spec.scales(flat.ref1, flat.ref2, st.theta[:, 0], st.theta[:, 1]), flat.ymean)
+    rate = np.einsum("jkm,jm->jk", dc, delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(rate < 0, (lo - st.c) / rate, np.where(rate > 0, (hi - st.c) / rate, np.inf))
+    return np.where(st.interior & np.isfinite(t) & (t > 0), t, np.inf).min(axis=1)
 
 
 def _step(spec: Spec, st: _State, g: np.ndarray, H: np.ndarray) -> np.ndarray:
@@ -501,7 +518,7 @@ def _polish(
             keep = np.flatnonzero(live)
             sub, sub_const, cur = _gather(sub, sub_const, cur, keep)
             ids, radius, floor, live = ids[keep], radius[keep], floor[keep], live[keep]
-        g, H = _derivatives(sub, spec, sub_const, cur)
+        g, H, dc = _derivatives(sub, spec, sub_const, cur)
         delta = _step(spec, cur, g, H)
         size = np.abs(delta).max(axis=1)
         delta *= np.minimum(1.0, radius / np.maximum(size, 1e-300))[:, None]
@@ -511,17 +528,28 @@ def _polish(
         with np.errstate(invalid="ignore"):  # inf - inf for infeasible trials
             change = cur.f - trial.f
             full_change = cur.f - full
-        prev_theta, prev_f = cur.theta, cur.f
+        prev = cur
         cur = cur.merge(sub, trial, better)
         # Grow the radius past a step that worked at full length or more; shrink it to just past a
-        # shorter one; on failure, to a quarter of the shortest step tried.
-        shortest = np.abs(np.clip(prev_theta + shortest_scale * delta, spec.e_lo, spec.e_hi) - prev_theta)
+        # shorter one; on failure, to a quarter of the shortest step tried, or to a kink it crossed.
+        shortest = np.abs(np.clip(prev.theta + shortest_scale * delta, spec.e_lo, spec.e_hi) - prev.theta)
         grown = np.where(chosen < 1.0, 2.0 * moved, np.maximum(radius, 2.0 * moved))
-        radius = np.where(live, np.where(better, grown, 0.25 * shortest.max(axis=1)), radius)
-        tol = STEP_TOL * (1.0 + np.abs(prev_theta).max(axis=1))
+        # A failed step that, to first order, takes a coefficient of the inner solution across its bound
+        # crossed a kink of the profile (the inner solution changes face there), which the quadratic model
+        # does not see: the radius shrinks to just past the crossing (at most by half) instead, so the
+        # next step lands on the kink rather than approaching it by quarters.
+        full_step = np.clip(prev.theta + delta, spec.e_lo, spec.e_hi) - prev.theta
+        edge = _to_face_edge(sub, spec, prev, dc, full_step)
+        shrunk = np.where(
+            edge < 1.0,
+            np.clip(edge * (1 + EDGE_MARGIN), EDGE_MIN, 0.5) * np.abs(full_step).max(axis=1),
+            0.25 * shortest.max(axis=1),
+        )
+        radius = np.where(live, np.where(better, grown, shrunk), radius)
+        tol = STEP_TOL * (1.0 + np.abs(prev.theta).max(axis=1))
         scale = np.abs(trial.f) + floor / GAIN_TOL
         # A trial no worse than the objective's rounding noise means the bottom is reached.
-        flat_out = ~better & (full_change >= -(NOISE * np.abs(prev_f) + floor))
+        flat_out = ~better & (full_change >= -(NOISE * np.abs(prev.f) + floor))
         finished = live & (
             (better & ((moved <= tol) | (change <= GAIN_TOL * scale))) | flat_out | (radius <= tol)
         )
