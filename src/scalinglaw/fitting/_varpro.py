@@ -354,7 +354,7 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
 
 def _derivatives(
     flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(g, H, dc) of the profile at ``st``: its gradient is -2 g; H is half its exact Hessian where that
     curves upwards along both exponents (Newton steps converge quadratically even where residuals are
     large next to the signal, as with few points or flat valleys), half the Gauss-Newton Hessian 2 J'WJ
@@ -405,11 +405,11 @@ def _derivatives(
     JJ = MM - np.einsum("nki,nkj->nij", Xp, solved[:, :, :2]) + np.einsum("nki,nkj->nij", D, solved[:, :, 2:])
     # The exact half Hessian is MM - R - C' G_FF^-1 C, with C = X - D the inner objective's mixed
     # derivatives and R the residuals' curvature along each exponent (sum w r c e^2 phi).
-    F1 = p["Q1"] + 2 * t2s * p["L1"] + t2s**2 * p["V1"]  # sum w e2^2 v
-    Fy = p["Qy"] + 2 * t2s * p["Ly"] + t2s**2 * p["Vy"]
+    E1e = p["Q1"] + 2 * t2s * p["L1"] + t2s**2 * p["V1"]  # sum w e2^2 v (Q1 with the shift, as E1 is L1)
+    Eye = p["Qy"] + 2 * t2s * p["Ly"] + t2s**2 * p["Vy"]
     H = MM - np.einsum("nki,nkj->nij", Xp - D, solved[:, :, :2] - solved[:, :, 2:])
     H[:, 0, 0] -= c1 * fit(e1**2 * u * residual)
-    H[:, 1, 1] -= c2 * fit(Fy - c0s * F1 - c1s * u * F1 - c2s * EE)
+    H[:, 1, 1] -= c2 * fit(Eye - c0s * E1e - c1s * u * E1e - c2s * EE)
     convex = (np.diagonal(H, axis1=1, axis2=2) > 0).all(axis=1)
     # The inner solution moves with the exponents as dc/dtheta = G_FF^-1 (D - X_F) on its face.
     dc = np.where(F[:, :, None], solved[:, :, 2:] - solved[:, :, :2], 0.0)
