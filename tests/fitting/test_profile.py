@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import scalinglaw as sl
 from scalinglaw.fitting import _varpro
+from scalinglaw.fitting._data import Batch, as_problem
 from scalinglaw.fitting._flat import flatten
 
 STENCIL = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1]])
@@ -23,12 +24,7 @@ def test_gradient_and_hessian_match_differences_of_the_profile(seed, noise, held
     rng = np.random.default_rng(seed)
     runs = sl.simulate.family(seed=int(rng.integers(2**31)), noise=noise)
     spec = _varpro.Spec.from_law(sl.laws.chinchilla().fix(**held))
-    flat = flatten(
-        [runs["n_params"].to_numpy()],
-        [runs["n_tokens"].to_numpy()],
-        [runs["loss"].to_numpy()],
-        [np.ones(len(runs))],
-    )
+    flat = flatten(Batch.of_tables([as_problem(runs, ("n_params", "n_tokens"))]), "n_params", "n_tokens")
     const = _varpro._constant_sums(flat)
     theta = rng.uniform([0.15, 0.15], [0.8, 0.8])[None, :]
     h = 1e-4

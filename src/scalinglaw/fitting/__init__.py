@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from scalinglaw.exceptions import DataError
 from scalinglaw.fitting import _multistart, _varpro
-from scalinglaw.fitting._data import Problem, as_problem
-from scalinglaw.fitting._flat import flatten, flatten_subsets
+from scalinglaw.fitting._data import Batch, as_problem
+from scalinglaw.fitting._flat import flatten
 from scalinglaw.fitting.objectives import HUBER_DELTA, OBJECTIVES, Objective, get_objective
 from scalinglaw.fitting.result import STATUSES, Fit
 from scalinglaw.laws import Law, get_law
@@ -100,146 +99,92 @@ def fit_many(
     if fixed:
         law = law.fix(**fixed)
     obj = get_objective(objective)
-    table: tuple[Problem, list[np.ndarray]] | None = None
+    if subsets is None and len(runs) == 0:
+        return []
     if subsets is not None:
-        whole = as_problem(runs, law.inputs)
-        weights = _subset_weights(whole, subsets)
-        table = (whole, weights)
-        problems = [
-            _usable(Problem(whole.inputs, whole.loss, w, whole.n_models, whole.model_keys)) for w in weights
-        ]
+        batch = Batch.of_subsets(as_problem(runs, law.inputs), subsets)
     else:
         where = _where or [f"runs[{i}]" for i in range(len(runs))]
-        problems = [_usable(as_problem(r, law.inputs, where=w)) for r, w in zip(runs, where, strict=True)]
+        tables = [as_problem(r, law.inputs, where=w) for r, w in zip(runs, where, strict=True)]
+        batch = Batch.of_tables(tables)
     n_free = len(law.free)
-    fits: list[Fit | None] = [None] * len(problems)
-    todo = []
-    for i, pb in enumerate(problems):
-        if len(pb.loss) < max(n_free, 1):
-            fits[i] = _failed(
-                law, obj, pb, "too_few_points", f"{len(pb.loss)} points for {n_free} free parameters"
-            )
-        else:
-            todo.append(i)
-    if todo:
-        shared = None if table is None else (table[0], [table[1][i] for i in todo])
-        solved = _solve(law, obj, [problems[i] for i in todo], shared)
-        for i, f in zip(todo, solved, strict=True):
-            fits[i] = f
-    return fits  # type: ignore[return-value]
-
-
-def _subset_weights(table: Problem, subsets: Sequence[Any]) -> list[np.ndarray]:
-    """Each subset as point weights on the table (a row listed twice weighs twice)."""
-    n = len(table.loss)
-    out = []
-    for i, sel in enumerate(subsets):
-        sel = np.asarray(sel)
-        if sel.dtype == bool:
-            if sel.shape != (n,):
-                raise DataError(f"subsets[{i}]: a boolean mask needs {n} entries, got {sel.shape[0]}")
-            weight = table.weight * sel
-        else:
-            if sel.size and (sel.min() < 0 or sel.max() >= n or not np.issubdtype(sel.dtype, np.integer)):
-                raise DataError(f"subsets[{i}]: row positions must be integers in [0, {n})")
-            weight = table.weight * np.bincount(sel.astype(np.int64), minlength=n)
-        out.append(weight)
-    return out
-
-
-def _usable(pb: Problem) -> Problem:
-    """Only the points with positive weight, and the number of models among them."""
-    keep = pb.weight > 0
-    if keep.all():
-        return pb
-    keys = None if pb.model_keys is None else pb.model_keys[keep]
-    # keys are codes >= -1 (pandas codes a missing model -1): count the distinct ones without a sort
-    n_models = pb.n_models if keys is None else int(np.count_nonzero(np.bincount(keys + 1)))
-    return Problem({k: v[keep] for k, v in pb.inputs.items()}, pb.loss[keep], pb.weight[keep], n_models, keys)
-
-
-def _failed(law: Law, obj: Objective, pb: Problem, status: str, message: str) -> Fit:
-    params = {n: (law.param(n).start if law.param(n).fixed else np.nan) for n in law.names}
-    return Fit(law, obj.name, params, np.nan, status, message, len(pb.loss), pb.n_models, solver="")
-
-
-def _solve(
-    law: Law, obj: Objective, problems: list[Problem], shared: tuple[Problem, list[np.ndarray]] | None
-) -> list[Fit]:
-    if law.separable is not None:
-        return _solve_varpro(law, obj, problems, shared)
-    solved = _multistart.solve(law, obj, problems)
-    return [
-        _finish(law, obj, pb, params, conv, "multistart")
-        for pb, (params, conv) in zip(problems, solved, strict=True)
-    ]
-
-
-def _solve_varpro(
-    law: Law, obj: Objective, problems: list[Problem], shared: tuple[Problem, list[np.ndarray]] | None
-) -> list[Fit]:
-    sep = law.separable
-    assert sep is not None
-    spec = _varpro.Spec.from_law(law)
-    if shared is not None:  # subsets of one table: the grid works on its distinct rows
-        table, weights = shared
-        flat = flatten_subsets(table.inputs[sep.x1], table.inputs[sep.x2], table.loss, weights)
-    else:
-        flat = flatten(
-            [p.inputs[sep.x1] for p in problems],
-            [p.inputs[sep.x2] for p in problems],
-            [p.loss for p in problems],
-            [p.weight for p in problems],
+    todo = np.flatnonzero(batch.n_points >= max(n_free, 1))
+    params = np.full((batch.n_fits, len(law.names)), np.nan)
+    converged = np.zeros(batch.n_fits, bool)
+    solver = ""
+    if todo.size:
+        solver = "varpro" if law.separable is not None else "multistart"
+        params[todo], converged[todo] = _solve(law, obj, batch.only(todo))
+    fits = _finish(law, obj, batch, params, converged, solver)
+    for k in np.flatnonzero(batch.n_points < max(n_free, 1)):
+        fits[k] = _failed(
+            law, obj, batch, k, "too_few_points", f"{batch.n_points[k]} points for {n_free} free parameters"
         )
+    return fits
+
+
+def _failed(law: Law, obj: Objective, batch: Batch, k: int, status: str, message: str) -> Fit:
+    params = {n: (law.param(n).start if law.param(n).fixed else np.nan) for n in law.names}
+    return Fit(law, obj.name, params, np.nan, status, message, int(batch.n_points[k]), int(batch.n_models[k]))
+
+
+def _solve(law: Law, obj: Objective, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """(K, parameters in the law's order) and converged (K,) for every fit of the batch."""
+    sep = law.separable
+    if sep is None:
+        solved = _multistart.solve(law, obj, [batch.problem(k) for k in range(batch.n_fits)])
+        params = np.array([[p[n] for n in law.names] for p, _ in solved], dtype=float)
+        return params, np.array([conv for _, conv in solved], bool)
+    spec = _varpro.Spec.from_law(law)
+    flat = flatten(batch, sep.x1, sep.x2)
     sol = _varpro.solve(flat, spec) if obj.delta is None else _varpro.solve_huber(flat, spec, obj)
-    out = []
-    for k, pb in enumerate(problems):
-        params = dict(zip(spec.names, sol.params[k], strict=True))
-        out.append(_finish(law, obj, pb, params, bool(sol.converged[k]), "varpro"))
-    return out
+    columns = [spec.names.index(n) for n in law.names]
+    return sol.params[:, columns], sol.converged
 
 
 def _finish(
-    law: Law, obj: Objective, pb: Problem, params: dict[str, float], converged: bool, solver: str
-) -> Fit:
-    """Build the Fit: exact objective, bound flags, status and notes."""
+    law: Law, obj: Objective, batch: Batch, params: np.ndarray, converged: np.ndarray, solver: str
+) -> list[Fit]:
+    """Every fit's Fit: the objective recomputed exactly from the parameters, bound flags, status, notes."""
     # held parameters are returned exactly as given (internal rescaling could move their last bit)
-    values = {p.name: p.start if p.fixed else float(params[p.name]) for p in law.params}
-    if not all(np.isfinite(v) for v in values.values()):
-        return Fit(
-            law,
-            obj.name,
-            values,
-            np.nan,
-            "failed",
-            "no feasible solution",
-            len(pb.loss),
-            pb.n_models,
-            solver=solver,
+    for i, p in enumerate(law.params):
+        if p.fixed:
+            params[:, i] = p.start
+    feasible = np.isfinite(params).all(axis=1)
+    value = _objective_values(
+        law, obj, batch, np.where(feasible[:, None], params, [law.starts[n] for n in law.names])
+    )
+    lower, upper = np.array([p.lower for p in law.params]), np.array([p.upper for p in law.params])
+    free = np.array([not p.fixed for p in law.params])
+    on_bound = free & ((params <= lower) | (params >= upper))
+    fits = []
+    for k in range(batch.n_fits):
+        values = dict(zip(law.names, params[k].tolist(), strict=True))
+        common = (int(batch.n_points[k]), int(batch.n_models[k]))
+        if not feasible[k]:
+            fits.append(
+                Fit(law, obj.name, values, np.nan, "failed", "no feasible solution", *common, solver=solver)
+            )
+            continue
+        notes = ()
+        if common[1] < 2 and law.separable is not None:
+            notes = (
+                "all points share one model size: the size term (A, alpha) is not identifiable apart from E",
+            )
+        ok = converged[k] and np.isfinite(value[k])
+        status, message = ("ok", "") if ok else ("failed", "the polish did not converge")
+        at_bound = tuple(n for n, b in zip(law.names, on_bound[k], strict=True) if b)
+        fits.append(
+            Fit(law, obj.name, values, float(value[k]), status, message, *common, at_bound, notes, solver)
         )
-    pred = law.predict(values, **pb.inputs)
-    value = obj.value(pred, pb.loss, pb.weight)
-    at_bound = tuple(
-        p.name for p in law.params if not p.fixed and (values[p.name] <= p.lower or values[p.name] >= p.upper)
-    )
-    notes = []
-    if pb.n_models < 2 and law.separable is not None:
-        notes.append(
-            "all points share one model size: the size term (A, alpha) is not identifiable apart from E"
-        )
-    status, message = (
-        ("ok", "") if converged and np.isfinite(value) else ("failed", "the polish did not converge")
-    )
-    return Fit(
-        law,
-        obj.name,
-        values,
-        value,
-        status,
-        message,
-        len(pb.loss),
-        pb.n_models,
-        at_bound,
-        tuple(notes),
-        solver,
-    )
+    return fits
+
+
+def _objective_values(law: Law, obj: Objective, batch: Batch, params: np.ndarray) -> np.ndarray:
+    """(K,) each fit's objective at its parameters (K, law's order), inf where a prediction is invalid."""
+    columns = {n: params[batch.fit, i] for i, n in enumerate(law.names)}
+    pred = law.predict(columns, **{c: batch.column(c) for c in law.inputs})
+    r = obj.residual(pred, batch.column("loss"))
+    valid = np.isfinite(r)
+    total, invalid = batch.fit_sum(np.stack([batch.weight * obj.rho(np.where(valid, r, 0.0)), ~valid]))
+    return np.where(invalid > 0, np.inf, total)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,144 @@ class Problem:
     weight: np.ndarray
     n_models: int
     model_keys: np.ndarray | None = None  #: (n,) model of each point (codes), for counting models in subsets
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The points of K fits, as weighted rows of one checked table.
+
+    Point i is row ``row[i]`` of ``table``, with weight ``weight[i]`` > 0, in fit ``fit[i]``. Points are
+    grouped by fit (fits in order) and follow the table's row order within a fit; the table's rows are
+    sorted by the law's inputs, so every fit's points come out sorted by them too (the separable solver
+    groups them by model size). Rows of weight 0 are not points.
+    """
+
+    table: Problem
+    fit: np.ndarray  #: (T,)
+    row: np.ndarray  #: (T,)
+    weight: np.ndarray  #: (T,)
+    n_points: np.ndarray  #: (K,)
+    n_models: np.ndarray  #: (K,) distinct models among each fit's points
+    shared: bool  #: the fits draw on the same rows (subsets of one table), not each on rows of its own
+
+    @classmethod
+    def of_tables(cls, tables: Sequence[Problem]) -> Batch:
+        """One fit per table."""
+        sizes = [len(t.loss) for t in tables]
+        names = list(tables[0].inputs) if tables else []
+        source = np.repeat(np.arange(len(tables)), sizes)
+        table = Problem(
+            {c: _concat([t.inputs[c] for t in tables]) for c in names},
+            _concat([t.loss for t in tables]),
+            _concat([t.weight for t in tables]),
+            0,
+            _concat([_keys(t) for t in tables], np.int64),
+        )
+        order = np.lexsort((*(table.inputs[c] for c in reversed(names)), source))
+        table = _rows(table, order)
+        keep = np.flatnonzero(table.weight > 0)
+        return cls._of_points(table, source[order][keep], keep, table.weight[keep], len(tables), False)
+
+    @classmethod
+    def of_subsets(cls, table: Problem, subsets: Sequence[Any]) -> Batch:
+        """One fit per subset of the table's rows: a boolean mask, or row positions (a position listed
+        twice weighs twice, as in a bootstrap)."""
+        order = np.lexsort(tuple(table.inputs[c] for c in reversed(list(table.inputs))))
+        weights = np.take(_subset_weights(table, subsets), order, axis=1)
+        table = _rows(table, order)
+        K, U = weights.shape
+        positive = weights > 0
+        points = np.flatnonzero(positive)  # row-major: by fit, then by (sorted) row
+        fit = np.repeat(np.arange(K), np.count_nonzero(positive, axis=1))
+        return cls._of_points(table, fit, points - fit * U, weights.ravel()[points], K, True)
+
+    @classmethod
+    def _of_points(
+        cls, table: Problem, fit: np.ndarray, row: np.ndarray, weight: np.ndarray, n_fits: int, shared: bool
+    ) -> Batch:
+        keys = _keys(table)[row] + 1  # pandas codes a missing model -1: it counts as one model
+        width = int(keys.max()) + 1 if keys.size else 1
+        seen = np.bincount(fit * width + keys, minlength=n_fits * width).reshape(n_fits, width)
+        n_points = np.bincount(fit, minlength=n_fits)
+        return cls(table, fit, row, weight, n_points, np.count_nonzero(seen, axis=1), shared)
+
+    @property
+    def n_fits(self) -> int:
+        return len(self.n_points)
+
+    @property
+    def fit_start(self) -> np.ndarray:
+        """(K,) index of each fit's first point."""
+        return np.concatenate([[0], np.cumsum(self.n_points)[:-1]])
+
+    def fit_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum per fit of per-point values: (..., T) -> (..., K), 0 for a fit without points."""
+        out = np.zeros((*values.shape[:-1], self.n_fits))
+        some = self.n_points > 0
+        if some.any():
+            out[..., some] = np.add.reduceat(values, self.fit_start[some], axis=-1)
+        return out
+
+    def column(self, name: str) -> np.ndarray:
+        """(T,) an input (or ``"loss"``) at every point."""
+        values = self.table.loss if name == "loss" else self.table.inputs[name]
+        return values[self.row]
+
+    def only(self, fits: np.ndarray) -> Batch:
+        """The fits listed (increasing), renumbered from 0; this very batch when that is all of them."""
+        if len(fits) == self.n_fits:
+            return self
+        new = np.full(self.n_fits, -1)
+        new[fits] = np.arange(len(fits))
+        keep = new[self.fit] >= 0
+        return Batch(
+            self.table,
+            new[self.fit[keep]],
+            self.row[keep],
+            self.weight[keep],
+            self.n_points[fits],
+            self.n_models[fits],
+            self.shared,
+        )
+
+    def problem(self, k: int) -> Problem:
+        """Fit ``k``'s points on their own."""
+        points = slice(self.fit_start[k], self.fit_start[k] + self.n_points[k])
+        rows, t = self.row[points], self.table
+        inputs = {c: v[rows] for c, v in t.inputs.items()}
+        return Problem(inputs, t.loss[rows], self.weight[points], int(self.n_models[k]), _keys(t)[rows])
+
+
+def _concat(arrays: Sequence[np.ndarray], dtype: type = float) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+
+
+def _keys(table: Problem) -> np.ndarray:
+    return np.zeros(len(table.loss), np.int64) if table.model_keys is None else table.model_keys
+
+
+def _rows(table: Problem, order: np.ndarray) -> Problem:
+    """The table with its rows in ``order``."""
+    keys = None if table.model_keys is None else table.model_keys[order]
+    inputs = {c: v[order] for c, v in table.inputs.items()}
+    return Problem(inputs, table.loss[order], table.weight[order], table.n_models, keys)
+
+
+def _subset_weights(table: Problem, subsets: Sequence[Any]) -> np.ndarray:
+    """(K, rows) each subset as point weights on the table (a row listed twice weighs twice)."""
+    n = len(table.loss)
+    out = np.empty((len(subsets), n))
+    for i, sel in enumerate(subsets):
+        sel = np.asarray(sel)
+        if sel.dtype == bool:
+            if sel.shape != (n,):
+                raise DataError(f"subsets[{i}]: a boolean mask needs {n} entries, got {sel.shape[0]}")
+            np.multiply(table.weight, sel, out=out[i])
+        else:
+            if sel.size and (sel.min() < 0 or sel.max() >= n or not np.issubdtype(sel.dtype, np.integer)):
+                raise DataError(f"subsets[{i}]: row positions must be integers in [0, {n})")
+            np.multiply(table.weight, np.bincount(sel.astype(np.int64), minlength=n), out=out[i])
+    return out
 
 
 def describe_rows(labels: Sequence[object]) -> str:

@@ -11,11 +11,12 @@ of the A-alpha and B-beta correlation that makes the raw form ill-conditioned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
+
+from scalinglaw.fitting._data import Batch
 
 
 @dataclass(frozen=True)
@@ -146,92 +147,35 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total)
 
 
-def flatten(
-    x1: Sequence[np.ndarray], x2: Sequence[np.ndarray], y: Sequence[np.ndarray], w: Sequence[np.ndarray]
-) -> Flat:
-    """Build a :class:`Flat` from per-fit arrays (each fit must have at least one point with w > 0)."""
-    l2s, ys, ws, fits, seg_starts, seg_l1s, seg_fits = [], [], [], [], [], [], []
-    ref1 = np.empty(len(x1))
-    ref2 = np.empty(len(x1))
-    ymean = np.empty(len(x1))
-    fit_start = np.empty(len(x1), dtype=np.int64)
-    fit_seg = np.empty(len(x1), dtype=np.int64)
-    n_pts = n_seg = 0
-    for k, (a, b, yk, wk) in enumerate(zip(x1, x2, y, w, strict=True)):
-        order = np.lexsort((b, a))
-        la, lb = np.log(a[order]), np.log(b[order])
-        wk = wk[order]
-        ref1[k] = np.dot(wk, la) / wk.sum()
-        ref2[k] = np.dot(wk, lb) / wk.sum()
-        ymean[k] = np.dot(wk, yk[order]) / wk.sum()
-        first = np.flatnonzero(np.r_[True, la[1:] != la[:-1]])
-        fit_start[k], fit_seg[k] = n_pts, n_seg
-        seg_starts.append(first + n_pts)
-        seg_l1s.append(la[first] - ref1[k])
-        seg_fits.append(np.full(len(first), k))
-        l2s.append(lb - ref2[k])
-        ys.append(yk[order] - ymean[k])
-        ws.append(wk)
-        fits.append(np.full(len(order), k))
-        n_pts += len(order)
-        n_seg += len(first)
-    return Flat(
-        l2=np.concatenate(l2s),
-        y=np.concatenate(ys),
-        w=np.concatenate(ws),
-        point_fit=np.concatenate(fits),
-        seg_start=np.concatenate(seg_starts),
-        seg_l1=np.concatenate(seg_l1s),
-        seg_fit=np.concatenate(seg_fits),
-        fit_start=fit_start,
-        fit_seg=fit_seg,
-        ref1=ref1,
-        ref2=ref2,
-        ymean=ymean,
-    )
-
-
-def flatten_subsets(x1: np.ndarray, x2: np.ndarray, y: np.ndarray, weights: Sequence[np.ndarray]) -> Flat:
-    """A :class:`Flat` for fits that are weightings of one table's rows (each with some weight > 0).
-
-    The table is sorted once by (x1, x2), so each fit's rows come out in segment order without a sort
-    per fit, and the :class:`Shared` view lets the screening grid work on the distinct rows.
-    """
-    order = np.lexsort((x2, x1))
-    x1, x2, y = x1[order], x2[order], y[order]
-    W = np.vstack([np.asarray(w, float)[order] for w in weights])  # (K, U)
-    la, lb = np.log(x1), np.log(x2)
-    K, U = W.shape
-    fit_idx, row_idx = np.nonzero(W)  # row-major: fits in order, rows sorted within each fit
-    w = W[fit_idx, row_idx]
-    tot = np.bincount(fit_idx, weights=w, minlength=K)
-    ref1 = np.bincount(fit_idx, weights=w * la[row_idx], minlength=K) / tot
-    ref2 = np.bincount(fit_idx, weights=w * lb[row_idx], minlength=K) / tot
-    ymean = np.bincount(fit_idx, weights=w * y[row_idx], minlength=K) / tot
-    n_pts = np.bincount(fit_idx, minlength=K)
-    fit_start = np.concatenate([[0], np.cumsum(n_pts)[:-1]])
-    new = np.r_[True, (fit_idx[1:] != fit_idx[:-1]) | (la[row_idx][1:] != la[row_idx][:-1])]
+def flatten(batch: Batch, x1: str, x2: str) -> Flat:
+    """The :class:`Flat` of a batch's points (every fit must have one), with x1 / x2 its inputs of those
+    names; with the :class:`Shared` view when the fits draw on the same rows."""
+    table, fit, row, w = batch.table, batch.fit, batch.row, batch.weight
+    la, lb = np.log(table.inputs[x1]), np.log(table.inputs[x2])
+    fit_start = batch.fit_start
+    pla, plb, py = la[row], lb[row], table.loss[row]
+    tot, ref1, ref2, ymean = np.add.reduceat(np.stack([w, w * pla, w * plb, w * py]), fit_start, axis=1)
+    ref1 /= tot
+    ref2 /= tot
+    ymean /= tot
+    new = np.r_[True, (fit[1:] != fit[:-1]) | (pla[1:] != pla[:-1])]
     seg_start = np.flatnonzero(new)
-    seg_fit = fit_idx[seg_start]
-    fit_seg = np.searchsorted(seg_start, fit_start)
-    seg_of_point = np.cumsum(new) - 1
-    ref = float(lb.mean())
-    shared = Shared(
-        l2=lb - ref,
-        y=y,
-        ref=ref,
-        weights=sparse.csr_matrix((w, (seg_of_point, row_idx)), shape=(len(seg_start), U)),
-    )
+    seg_fit = fit[seg_start]
+    shared = None
+    if batch.shared:
+        ref = float(lb.mean())
+        segments = sparse.csr_matrix((w, row, np.append(seg_start, len(w))), shape=(len(seg_start), len(lb)))
+        shared = Shared(l2=lb - ref, y=table.loss, ref=ref, weights=segments)
     return Flat(
-        l2=lb[row_idx] - ref2[fit_idx],
-        y=y[row_idx] - ymean[fit_idx],
+        l2=plb - ref2[fit],
+        y=py - ymean[fit],
         w=w,
-        point_fit=fit_idx,
+        point_fit=fit,
         seg_start=seg_start,
-        seg_l1=la[row_idx][seg_start] - ref1[seg_fit],
+        seg_l1=pla[seg_start] - ref1[seg_fit],
         seg_fit=seg_fit,
         fit_start=fit_start,
-        fit_seg=fit_seg,
+        fit_seg=np.searchsorted(seg_start, fit_start),
         ref1=ref1,
         ref2=ref2,
         ymean=ymean,

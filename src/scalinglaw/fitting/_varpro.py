@@ -13,8 +13,8 @@ condition numbers near 1e11; the profile over exponents near 10). So:
 2. **Polish**: from the best local minima of the grid, take trust-region Newton steps on the profile,
    solving the inner problem exactly at every step, for all fits and candidates together. The profile's
    gradient and Hessian are exact (Golub and Pereyra 1973: the inner solution's derivatives follow from
-   the normal equations), so it converges quadratically to machine precision, in a few steps; where the
-   profile curves downwards the Gauss-Newton Hessian takes over.
+   the normal equations), so it converges quadratically to machine precision, in a few steps; along an
+   exponent where the profile curves downwards the Gauss-Newton Hessian takes over.
 
 A dense multi-start reference explores the same five-dimensional surface from 4^5 points; the grid over
 the two exponents covers it more densely and exactly in the linear parameters, and the polish reaches
@@ -355,11 +355,13 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
 def _derivatives(
     flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(g, H, dc) of the profile at ``st``: its gradient is -2 g; H is half its exact Hessian where that
-    curves upwards along both exponents (Newton steps converge quadratically even where residuals are
-    large next to the signal, as with few points or flat valleys), half the Gauss-Newton Hessian 2 J'WJ
-    elsewhere (positive semi-definite, so the step still goes downhill); dc (J, 3, 2) the derivatives
-    of the inner solution's coefficients on its face."""
+    """(g, H, dc) of the profile at ``st``: its gradient is -2 g; H is half its exact Hessian (Newton
+    steps converge quadratically even where residuals are large next to the signal, as with few points
+    or flat valleys), except that an exponent along which the profile does not curve upwards takes its
+    row and column from half the Gauss-Newton Hessian 2 J'WJ (positive semi-definite, so the step still
+    goes downhill; the other exponent keeps its exact curvature, which matters where one exponent is
+    not identified and the profile is flat along it); dc (J, 3, 2) the derivatives of the inner
+    solution's coefficients on its face."""
     p, c = st.seg, st.c
     u = p["u"]
     fit = flat.fit_sum_of_segments
@@ -410,10 +412,10 @@ def _derivatives(
     H = MM - np.einsum("nki,nkj->nij", Xp - D, solved[:, :, :2] - solved[:, :, 2:])
     H[:, 0, 0] -= c1 * fit(e1**2 * u * residual)
     H[:, 1, 1] -= c2 * fit(Eye - c0s * E1e - c1s * u * E1e - c2s * EE)
-    convex = (np.diagonal(H, axis1=1, axis2=2) > 0).all(axis=1)
+    curved = np.diagonal(H, axis1=1, axis2=2) > 0
     # The inner solution moves with the exponents as dc/dtheta = G_FF^-1 (D - X_F) on its face.
     dc = np.where(F[:, :, None], solved[:, :, 2:] - solved[:, :, :2], 0.0)
-    return g, np.where(convex[:, None, None], H, JJ), dc
+    return g, np.where(curved[:, :, None] & curved[:, None, :], H, JJ), dc
 
 
 def _to_face_edge(flat: Flat, spec: Spec, st: _State, dc: np.ndarray, delta: np.ndarray) -> np.ndarray:
