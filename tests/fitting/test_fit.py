@@ -86,6 +86,26 @@ def test_subsets_fit_the_selected_rows(families):
     assert by_mask.n_points == int(mask.sum()) and by_mask.n_models == direct.n_models
 
 
+@pytest.mark.parametrize("route", ["subsets", "tables"])
+def test_a_fit_that_cannot_be_done_leaves_its_neighbours_alone(families, route):
+    """A fit with too few points, or with every weight 0, in the middle of a batch: the fits around it
+    get their own answers, and every fit counts its own points and models."""
+    table = families[4]  # three sizes
+    smallest = (table.n_params == table.n_params.min()).to_numpy()
+    masks = [~smallest, np.arange(len(table)) < 3, smallest]
+    if route == "subsets":
+        fits = sl.fit_many(table, subsets=masks)
+    else:
+        fits = sl.fit_many([table[masks[0]], table.assign(weight=0.0), table[masks[2]]])
+    assert [f.status for f in fits[:2]] == ["ok", "too_few_points"]
+    assert fits[1].n_points == (3 if route == "subsets" else 0)
+    for f, mask in zip((fits[0], fits[2]), (masks[0], masks[2]), strict=True):
+        alone = sl.fit(table[mask])
+        assert f.value == pytest.approx(alone.value, rel=1e-10)
+        assert (f.n_points, f.n_models) == (int(mask.sum()), alone.n_models)
+    assert (fits[0].n_models, fits[2].n_models) == (2, 1)
+
+
 def test_repeated_positions_count_as_weights(families):
     table = families[5]
     twice = np.concatenate([np.arange(len(table)), np.arange(20)])

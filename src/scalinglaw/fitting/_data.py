@@ -54,7 +54,7 @@ class Batch:
             {c: _concat([t.inputs[c] for t in tables]) for c in names},
             _concat([t.loss for t in tables]),
             _concat([t.weight for t in tables]),
-            0,
+            0,  # models are counted per fit (n_models)
             _concat([_keys(t) for t in tables], np.int64),
         )
         order = np.lexsort((*(table.inputs[c] for c in reversed(names)), source))
