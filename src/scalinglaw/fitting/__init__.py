@@ -108,15 +108,15 @@ def fit_many(
         tables = [as_problem(r, law.inputs, where=w) for r, w in zip(runs, where, strict=True)]
         batch = Batch.of_tables(tables)
     n_free = len(law.free)
-    todo = np.flatnonzero(batch.n_points >= max(n_free, 1))
+    enough = batch.n_points >= max(n_free, 1)
     params = np.full((batch.n_fits, len(law.names)), np.nan)
     converged = np.zeros(batch.n_fits, bool)
     solver = ""
-    if todo.size:
+    if enough.any():
         solver = "varpro" if law.separable is not None else "multistart"
-        params[todo], converged[todo] = _solve(law, obj, batch.only(todo))
+        params[enough], converged[enough] = _solve(law, obj, batch.only(np.flatnonzero(enough)))
     fits = _finish(law, obj, batch, params, converged, solver)
-    for k in np.flatnonzero(batch.n_points < max(n_free, 1)):
+    for k in np.flatnonzero(~enough):
         fits[k] = _failed(
             law, obj, batch, k, "too_few_points", f"{batch.n_points[k]} points for {n_free} free parameters"
         )

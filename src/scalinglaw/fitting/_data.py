@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,7 @@ class Batch:
             0,  # models are counted per fit (n_models)
             _concat([_keys(t) for t in tables], np.int64),
         )
-        order = np.lexsort((*(table.inputs[c] for c in reversed(names)), source))
+        order = np.lexsort((*_sort_keys(table), source))
         table = _rows(table, order)
         keep = np.flatnonzero(table.weight > 0)
         return cls._of_points(table, source[order][keep], keep, table.weight[keep], len(tables), False)
@@ -66,7 +67,7 @@ class Batch:
     def of_subsets(cls, table: Problem, subsets: Sequence[Any]) -> Batch:
         """One fit per subset of the table's rows: a boolean mask, or row positions (a position listed
         twice weighs twice, as in a bootstrap)."""
-        order = np.lexsort(tuple(table.inputs[c] for c in reversed(list(table.inputs))))
+        order = np.lexsort(_sort_keys(table))
         weights = np.take(_subset_weights(table, subsets), order, axis=1)
         table = _rows(table, order)
         K, U = weights.shape
@@ -89,7 +90,7 @@ class Batch:
     def n_fits(self) -> int:
         return len(self.n_points)
 
-    @property
+    @cached_property
     def fit_start(self) -> np.ndarray:
         """(K,) index of each fit's first point."""
         return np.concatenate([[0], np.cumsum(self.n_points)[:-1]])
@@ -130,6 +131,11 @@ class Batch:
         rows, t = self.row[points], self.table
         inputs = {c: v[rows] for c, v in t.inputs.items()}
         return Problem(inputs, t.loss[rows], self.weight[points], int(self.n_models[k]), _keys(t)[rows])
+
+
+def _sort_keys(table: Problem) -> tuple[np.ndarray, ...]:
+    """``np.lexsort`` keys that sort the table's rows by its inputs, the first input first."""
+    return tuple(table.inputs[c] for c in reversed(list(table.inputs)))
 
 
 def _concat(arrays: Sequence[np.ndarray], dtype: type = float) -> np.ndarray:
