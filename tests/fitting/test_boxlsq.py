@@ -73,6 +73,7 @@ def test_batch_size_does_not_change_answers(seed, upper):
     one_by_one = [box_lsq(G[i : i + 1], b[i : i + 1], yy[i : i + 1], lo, hi, held) for i in range(m)]
     assert small[0].min() < np.inf
     for route in (large, tuple(np.concatenate(parts) for parts in zip(*one_by_one, strict=True))):
-        np.testing.assert_allclose(route[0], small[0], rtol=1e-12, atol=1e-12)
+        # q is yy less terms of about its size, which the routes add up differently: rounding of yy
+        np.testing.assert_array_less(np.abs(route[0] - small[0]), 1e-12 * np.abs(small[0]) + 1e-14 * yy)
         np.testing.assert_allclose(route[1], small[1], rtol=1e-9, atol=1e-9)
         np.testing.assert_array_equal(route[2], small[2])

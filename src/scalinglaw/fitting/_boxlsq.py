@@ -16,41 +16,53 @@ import itertools
 
 import numpy as np
 
+#: Many symmetric 3x3 matrices (or vectors) given entry by entry: matrices by their distinct entries
+#: (00, 01, 02, 11, 12, 22), vectors by their three; each entry an array, all broadcasting together.
+Entries = tuple[np.ndarray, ...]
+
 #: A Gram block counts as singular when its determinant falls below this fraction of the product of its
 #: diagonal (Hadamard's bound): the columns are collinear to about 12 digits.
 SINGULAR = 1e-12
 
 
-def _solve(G: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Solve G c = r for symmetric positive semi-definite blocks of size 0-3; (c, solvable)."""
-    m = G.shape[-1]
+def _solve_entries(M: list[list[np.ndarray]], r: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Solve M c = r for symmetric positive semi-definite blocks of size 0-3 given entry by entry (each
+    entry an array; they broadcast together): (c as a list, solvable)."""
+    m = len(r)
     if m == 0:
-        return r.copy(), np.ones(r.shape[:-1], bool)
+        return [], np.ones((), bool)
     if m == 1:
-        a = G[..., 0, 0]
+        a = M[0][0]
         ok = a > 0
-        return (r / np.where(ok, a, 1.0)[..., None]), ok
+        return [r[0] / np.where(ok, a, 1.0)], ok
     if m == 2:
-        a, b, d = G[..., 0, 0], G[..., 0, 1], G[..., 1, 1]
+        a, b, d = M[0][0], M[0][1], M[1][1]
         det = a * d - b * b
         ok = det > SINGULAR * a * d
         det = np.where(ok, det, 1.0)
-        c0 = (d * r[..., 0] - b * r[..., 1]) / det
-        c1 = (a * r[..., 1] - b * r[..., 0]) / det
-        return np.stack([c0, c1], axis=-1), ok
-    a, b, c = G[..., 0, 0], G[..., 0, 1], G[..., 0, 2]
-    d, e, f = G[..., 1, 1], G[..., 1, 2], G[..., 2, 2]
+        return [(d * r[0] - b * r[1]) / det, (a * r[1] - b * r[0]) / det], ok
+    a, b, c = M[0][0], M[0][1], M[0][2]
+    d, e, f = M[1][1], M[1][2], M[2][2]
     C00, C01, C02 = d * f - e * e, c * e - b * f, b * e - c * d
     C11, C12, C22 = a * f - c * c, b * c - a * e, a * d - b * b
     det = a * C00 + b * C01 + c * C02
     ok = det > SINGULAR * a * d * f
     det = np.where(ok, det, 1.0)
-    r0, r1, r2 = r[..., 0], r[..., 1], r[..., 2]
-    x = np.stack(
-        [C00 * r0 + C01 * r1 + C02 * r2, C01 * r0 + C11 * r1 + C12 * r2, C02 * r0 + C12 * r1 + C22 * r2],
-        axis=-1,
+    r0, r1, r2 = r
+    return [
+        (C00 * r0 + C01 * r1 + C02 * r2) / det,
+        (C01 * r0 + C11 * r1 + C12 * r2) / det,
+        (C02 * r0 + C12 * r1 + C22 * r2) / det,
+    ], ok
+
+
+def _solve(G: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve G c = r for stacked symmetric blocks (..., m, m), m <= 3: (c, solvable)."""
+    m = G.shape[-1]
+    x, ok = _solve_entries(
+        [[G[..., i, j] for j in range(m)] for i in range(m)], [r[..., i] for i in range(m)]
     )
-    return x / det[..., None], ok
+    return (np.stack(x, axis=-1) if m else r.copy()), np.broadcast_to(ok, r.shape[:-1])
 
 
 def quadratic(G: np.ndarray, b: np.ndarray, yy: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -65,7 +77,7 @@ def quadratic(G: np.ndarray, b: np.ndarray, yy: np.ndarray, c: np.ndarray) -> np
     return yy - 2.0 * (b[..., 0] * c0 + b[..., 1] * c1 + b[..., 2] * c2) + quad
 
 
-def _faces(lo: np.ndarray, hi: np.ndarray, held: tuple[bool, ...]) -> list[tuple[str, ...]]:
+def _faces(lo: Entries, hi: Entries, held: tuple[bool, ...]) -> list[tuple[str, ...]]:
     """Every face of the box: per free coefficient interior "i", at its lower "l" or upper "u" bound.
 
     A coefficient can sit on a bound only where that bound is finite. The all-interior face comes first.
@@ -73,8 +85,8 @@ def _faces(lo: np.ndarray, hi: np.ndarray, held: tuple[bool, ...]) -> list[tuple
     options = [
         (
             "i",
-            *(("l",) if np.isfinite(lo[:, j]).any() else ()),
-            *(("u",) if np.isfinite(hi[:, j]).any() else ()),
+            *(("l",) if np.isfinite(lo[j]).any() else ()),
+            *(("u",) if np.isfinite(hi[j]).any() else ()),
         )
         for j in range(3)
         if not held[j]
@@ -82,36 +94,75 @@ def _faces(lo: np.ndarray, hi: np.ndarray, held: tuple[bool, ...]) -> list[tuple
     return list(itertools.product(*options))
 
 
+def _entry(G: Entries, i: int, j: int) -> np.ndarray:
+    """Entry (i, j) of the symmetric matrices whose distinct entries G lists (00, 01, 02, 11, 12, 22)."""
+    i, j = min(i, j), max(i, j)
+    return G[3 * i + j - i * (i + 1) // 2]
+
+
 def _on_face(
-    G: np.ndarray,
-    b: np.ndarray,
-    yy: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    free: list[int],
-    face: tuple[str, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Minimiser of q on one face for every row: (q, c, feasible); infeasible rows have q = inf."""
-    inner = [j for j, s in zip(free, face, strict=True) if s == "i"]
-    on_bound = [j for j in range(3) if j not in inner]
-    c = np.where(np.isfinite(lo), lo, 0.0)  # held coefficients and faces at the lower bound
-    ok = np.ones(len(yy), bool)
-    for j, s in zip(free, face, strict=True):
-        if s == "l":
-            ok &= np.isfinite(lo[:, j])
-        elif s == "u":
-            c[:, j] = np.where(np.isfinite(hi[:, j]), hi[:, j], 0.0)
-            ok &= np.isfinite(hi[:, j])
-    if inner:
-        # r = b - G c over the coefficients on bounds (the others are 0 in c), without copies of G
-        r = b[:, inner] if len(inner) < 3 else b
-        if on_bound:
-            r = r - sum(G[:, inner, j] * c[:, j : j + 1] for j in on_bound)
-        block = G if len(inner) == 3 else G[:, inner][:, :, inner]
-        x, solved = _solve(block, r)
-        c[:, inner] = x
-        ok &= solved & np.all((x >= lo[:, inner]) & (x <= hi[:, inner]), axis=1)
-    return np.where(ok, quadratic(G, b, yy, c), np.inf), c, ok
+    G: Entries, b: Entries, yy: np.ndarray, lo: Entries, hi: Entries, held: tuple[bool, ...], face: tuple
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Minimiser of q on one face for every problem: (q, c, feasible); infeasible problems have q = inf.
+
+    With c_B the coefficients on bounds and c_F the others, solving G_FF c_F = r_F = b_F - G_FB c_B
+    leaves q = yy - c_F'r_F - 2 b_B'c_B + c_B'G_BB c_B.
+    """
+    side = dict(zip([j for j in range(3) if not held[j]], face, strict=True))
+    inner = [j for j in range(3) if side.get(j) == "i"]
+    c: list[np.ndarray] = [np.zeros(())] * 3
+    ok = np.ones((), bool)
+    for j in range(3):
+        if j not in inner:  # at a bound (held coefficients: their value, in lo)
+            value = hi[j] if side.get(j) == "u" else lo[j]
+            finite = np.isfinite(value)
+            ok = ok & finite
+            c[j] = np.where(finite, value, 0.0)
+    bound = [j for j in range(3) if j not in inner and np.any(c[j])]  # (terms of zero bounds vanish)
+    r = [b[i] - sum(_entry(G, i, j) * c[j] for j in bound) for i in inner]
+    x, solved = _solve_entries([[_entry(G, i, k) for k in inner] for i in inner], r)
+    ok = ok & solved
+    for i, xi in zip(inner, x, strict=True):
+        ok = ok & (xi >= lo[i]) & (xi <= hi[i])
+        c[i] = xi
+    q = yy - sum(xi * ri for xi, ri in zip(x, r, strict=True))
+    for j in bound:
+        q = q + c[j] * (sum(_entry(G, j, k) * c[k] for k in bound) - 2.0 * b[j])
+    return np.where(ok, q, np.inf), c, ok
+
+
+def box_min(
+    G: Entries, b: Entries, yy: np.ndarray, lo: Entries, hi: Entries, held: tuple[bool, ...]
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """:func:`box_lsq` for problems given entry by entry, each entry an array of any shape that broadcasts
+    to the batch's (a screening grid's entries mostly vary along one exponent, so are never expanded).
+
+    The all-interior face is solved for every problem first: where its minimiser is feasible it is the
+    box's (the problem is convex). The other faces, one at a time, only for the rest.
+
+    Returns q, c (three arrays) and the face index of every problem (-1: no feasible face).
+    """
+    shape = np.broadcast_shapes(*(np.shape(e) for e in (*G, *b, yy, *lo, *hi)))
+    faces = _faces(lo, hi, held)
+    q, c, ok = _on_face(G, b, yy, lo, hi, held, faces[0])
+    q = np.array(np.broadcast_to(q, shape))
+    c = [np.array(np.broadcast_to(ci, shape)) for ci in c]
+    face = np.where(np.broadcast_to(ok, shape), 0, -1)
+    rest = face < 0
+    if len(faces) > 1 and rest.any():
+        part = [np.broadcast_to(e, shape)[rest] for e in (*G, *b, yy, *lo, *hi)]
+        pG, pb, pyy, plo, phi = part[:6], part[6:9], part[9], part[10:13], part[13:]
+        best, best_c, best_face = np.full(len(pyy), np.inf), [ci[rest] for ci in c], face[rest]
+        for k in range(1, len(faces)):
+            qk, ck, _ = _on_face(pG, pb, pyy, plo, phi, held, faces[k])
+            better = qk < best
+            best = np.where(better, qk, best)
+            best_c = [np.where(better, new, old) for new, old in zip(ck, best_c, strict=True)]
+            best_face = np.where(better, k, best_face)
+        q[rest], face[rest] = best, best_face
+        for ci, part_c in zip(c, best_c, strict=True):
+            ci[rest] = part_c
+    return q, c, face
 
 
 #: Batches up to this many (problem, face) pairs solve every face at once; larger ones go face by face.
@@ -188,22 +239,13 @@ def box_lsq(
     G, b, yy = G.reshape(n, 3, 3), b.reshape(n, 3), yy.reshape(n)
     lo, hi = np.broadcast_to(lo, (*shape, 3)).reshape(n, 3), np.broadcast_to(hi, (*shape, 3)).reshape(n, 3)
     free = [j for j in range(3) if not held[j]]
-    faces = _faces(lo, hi, held)
+    faces = _faces(lo.T, hi.T, held)
     if n * len(faces) <= ALL_FACES_AT_ONCE:
         best, best_c, best_face = _every_face(G, b, yy, lo, hi, free, faces)
     else:
-        best, best_c, ok = _on_face(G, b, yy, lo, hi, free, faces[0])
-        best_face = np.where(ok, 0, -1)
-        todo = np.flatnonzero(~ok)
-        if todo.size:
-            part = G[todo], b[todo], yy[todo], lo[todo], hi[todo]
-            q, c, face = np.full(todo.size, np.inf), best_c[todo], np.full(todo.size, -1)
-            for k in range(1, len(faces)):
-                qk, ck, _ = _on_face(*part, free, faces[k])
-                better = qk < q
-                q, c = np.where(better, qk, q), np.where(better[:, None], ck, c)
-                face = np.where(better, k, face)
-            best[todo], best_c[todo], best_face[todo] = q, c, face
+        entries = tuple(G[:, i, j] for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)))
+        best, c, best_face = box_min(entries, tuple(b.T), yy, tuple(lo.T), tuple(hi.T), held)
+        best_c = np.stack(c, axis=-1)
     best_c = np.where((best_face >= 0)[:, None], best_c, np.where(np.isfinite(lo), lo, 0.0))
     # Interior flags of every face (and none for "no feasible face", index -1 = the last row).
     flags = np.zeros((len(faces) + 1, 3), bool)

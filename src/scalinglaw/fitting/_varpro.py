@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalinglaw.fitting import _newton
-from scalinglaw.fitting._boxlsq import box_lsq
+from scalinglaw.fitting._boxlsq import box_lsq, box_min
 from scalinglaw.fitting._flat import Flat
 from scalinglaw.fitting.objectives import Objective
 from scalinglaw.laws import Law
@@ -129,17 +129,30 @@ class Spec:
         a, b = np.broadcast_arrays(np.exp(-alpha * ref1), np.exp(-beta * ref2))
         return np.stack([np.ones_like(a), a, b], axis=-1)
 
+    @property
+    def public_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """(3,) public (lo, hi) of the coefficients, with held ones at their value."""
+        held = np.array(self.held)
+        return np.where(held, self.c_value, self.c_lo), np.where(held, self.c_value, self.c_hi)
+
     def internal_box(self, scale: np.ndarray, ymean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Internal (lo, hi) for the inner solve; held coefficients get lo = hi = their value.
 
         Internal coefficients are (E - mean loss, A e^(-alpha ref1), B e^(-beta ref2)).
         """
-        held = np.array(self.held)
         shift = np.zeros(scale.shape)
         shift[..., 0] = ymean
-        lo = np.where(held, self.c_value, self.c_lo) * scale - shift
-        hi = np.where(held, self.c_value, self.c_hi) * scale - shift
-        return lo, hi
+        lo, hi = self.public_box
+        return lo * scale - shift, hi * scale - shift
+
+    def internal_bounds(self, scale: list[np.ndarray], ymean: np.ndarray) -> tuple[list, list]:
+        """:meth:`internal_box` coefficient by coefficient, for factors ``scale`` of any shapes."""
+        lo, hi = self.public_box
+        shift = [ymean, 0.0, 0.0]
+        return (
+            [lo[j] * scale[j] - shift[j] for j in range(3)],
+            [hi[j] * scale[j] - shift[j] for j in range(3)],
+        )
 
     def public(self, c: np.ndarray, scale: np.ndarray, ymean: np.ndarray) -> np.ndarray:
         """Public (E, A, B) from internal coefficients."""
@@ -206,29 +219,25 @@ def _grid_profile(
     ga, gb = spec.grid(0), spec.grid(1)
     sums = _grid_sums(flat, gb)  # (Gb, S)
     u = np.exp(-ga[:, None] * flat.seg_l1[None, :])  # (Ga, S)
-    P0, Py = const["P0"], const["Py"]
     fit = flat.fit_sum_of_segments
-    K = flat.n_fits
-    G = np.empty((K, len(ga), len(gb), 3, 3))
-    b = np.empty((K, len(ga), len(gb), 3))
-    G[..., 0, 0] = fit(P0)[:, None, None]
-    G[..., 0, 1] = G[..., 1, 0] = fit(u * P0).T[:, :, None]
-    G[..., 1, 1] = fit(u * u * P0).T[:, :, None]
-    G[..., 0, 2] = G[..., 2, 0] = fit(sums["V1"]).T[:, None, :]
-    G[..., 2, 2] = fit(sums["V2"]).T[:, None, :]
+    P0, Py = const["P0"], const["Py"]
+    # The Gram matrices and right-hand sides entry by entry, shaped (K, Ga, Gb) only where an entry
+    # depends on both exponents: (K, 1, 1) for the constant's, (K, Ga, 1) for alpha's, (K, 1, Gb) for beta's.
+    by_fit = fit(np.stack([P0, Py, const["Pyy"]]))[:, :, None, None]
+    by_alpha = fit(np.stack([u * P0, u * u * P0, u * Py])).transpose(0, 2, 1)[:, :, :, None]
+    by_beta = fit(np.stack([sums["V1"], sums["V2"], sums["Vy"]])).transpose(0, 2, 1)[:, :, None, :]
     index, mask = flat.segment_matrix()  # pair term: per fit, sum over its segments of u[a] V1[g]
     U = np.where(mask[:, None, :], u[:, index].transpose(1, 0, 2), 0.0)  # (K, Ga, Smax)
     V1 = np.where(mask[:, :, None], sums["V1"][:, index].transpose(1, 2, 0), 0.0)  # (K, Smax, Gb)
-    G[..., 1, 2] = G[..., 2, 1] = U @ V1
-    b[..., 0] = fit(Py)[:, None, None]
-    b[..., 1] = fit(u * Py).T[:, :, None]
-    b[..., 2] = fit(sums["Vy"]).T[:, None, :]
-    yy = np.broadcast_to(fit(const["Pyy"])[:, None, None], (K, len(ga), len(gb)))
-    scale = spec.scales(
-        flat.ref1[:, None, None], flat.ref2[:, None, None], ga[None, :, None], gb[None, None, :]
-    )
-    lo, hi = spec.internal_box(scale, flat.ymean[:, None, None])
-    q, _, _ = box_lsq(G, b, yy, lo, hi, spec.held)
+    G = (by_fit[0], by_alpha[0], by_beta[0], by_alpha[1], U @ V1, by_beta[1])
+    b = (by_fit[1], by_alpha[2], by_beta[2])
+    scale = [
+        np.ones(()),
+        np.exp(-ga[None, :, None] * flat.ref1[:, None, None]),
+        np.exp(-gb[None, None, :] * flat.ref2[:, None, None]),
+    ]
+    lo, hi = spec.internal_bounds(scale, flat.ymean[:, None, None])
+    q, _, _ = box_min(G, b, by_fit[2], lo, hi, spec.held)
     return q, ga, gb
 
 
