@@ -46,3 +46,14 @@ def test_at_least_as_low_as_the_multistart_reference(
     _, best = multistart(runs, objective=objective, fixed=fixed)
     assert fit.success
     assert fit.value <= best * (1 + TOLERANCE)
+
+
+def test_huber_converges_on_two_model_sizes(sources_root):
+    """With two sizes, E + A / N^alpha is two levels: the Huber optimum of OPT's smallest pair lies far
+    along a valley where A makes up for alpha (E at its bound), curved in A but straight in ln A. Every
+    fit of the paper's grid on the pair converges (steps in A itself crawled past the step cap on some)."""
+    runs = protocol.Runs(sl.load_family("opt", sources=sources_root))
+    pair = runs.candidates(runs.target())[:2]
+    masks = [runs.training(pair, percentage=p) for p in protocol.PERCENTAGES]
+    fits = sl.fit_many(runs.table, subsets=masks, objective="huber_log")
+    assert [f.status for f in fits] == ["ok"] * len(masks)

@@ -6,7 +6,9 @@ surrogate; this module then minimises sum w H_delta(ln L_hat - ln L) itself over
 objective, damped Levenberg-Marquardt style until they descend; bounds are honoured by freezing variables
 that sit on a bound and are pushed outwards, then projecting. With delta = 1e-3 most residuals fall in
 Huber's linear zone, where only the curvature of ln L_hat contributes; the exact Hessian keeps the
-convergence fast there, where a Gauss-Newton (IRLS) matrix would crawl.
+convergence fast there, where a Gauss-Newton (IRLS) matrix would crawl. A job whose steps crawl
+anyway, along a valley that is curved in its coordinates, switches the coefficients A and B to log
+coordinates, in which the valleys of a term that makes up for its exponent's change are straight.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ if TYPE_CHECKING:
 #: the quadratic model. Only the jobs still running pay for them.
 GAIN_TOL = 1e-14
 MAX_ITER = 1000
+#: A job crawls after this many accepted steps in a row that each gain less than CRAWL_GAIN (relative):
+#: Newton steps that converge gain orders of magnitude more each, until they stop. A crawling job switches
+#: its coefficients' coordinates (linear <-> log) and carries on.
+CRAWL_STEPS = 10
+CRAWL_GAIN = 1e-5
 
 
+#: The variables (E, c1, alpha, c2, beta) that step in log coordinates where they can.
+_COEFFICIENT = np.array([False, True, False, True, False])
+_DIAGONAL = np.arange(5)
 #: Position of each upper-triangle entry (i, k) of a 5x5 matrix in np.triu_indices(5) order.
 _UPPER = {(int(i), int(k)): n for n, (i, k) in enumerate(zip(*np.triu_indices(5), strict=True))}
 
@@ -84,6 +94,8 @@ def polish(
     nu = np.full(len(z), 2.0)
     active = np.isfinite(f)
     converged = np.zeros(len(z), bool)
+    in_log = np.zeros(len(z), bool)
+    crawl = np.zeros(len(z), int)
     for _ in range(MAX_ITER):
         jobs = np.flatnonzero(active)
         if jobs.size == 0:
@@ -110,10 +122,15 @@ def polish(
         lo, hi = _bounds(sub, spec, zj)
         # variables on a bound and pushed outwards stay there for this step
         move = free[None, :] & ~(((zj <= lo) & (g > 0)) | ((zj >= hi) & (g < 0)))
-        delta = _damped_newton(H, g, lam[jobs], move)
-        trial = np.clip(zj + delta, lo, hi)
+        # Steps are taken in the variables themselves or, once a job crawls, with the coefficients A and B
+        # (above a lower bound >= 0) in log coordinates, and back again if it crawls there too. Where a
+        # coefficient makes up for its exponent's change (c e^(-beta l) held where the term matters: a
+        # term that only fits the first checkpoints, or two model sizes), the valley is straight in
+        # (ln c, beta) and curved in (c, beta); where a term trades with the constant (beta near 0), it is
+        # the other way round.
+        logc = move & _COEFFICIENT & (zj > 0) & (lo >= 0) & in_log[jobs][:, None]
+        trial, predicted = _step(H, g, zj, lo, hi, lam[jobs], move, logc)
         step = trial - zj
-        predicted = -(np.einsum("ji,ji->j", g, step) + 0.5 * np.einsum("ji,jik,jk->j", step, H, step))
         f_trial = _objective(sub, obj, ys, _model(sub, spec, trial, "value")["pred"])
         better = f_trial < f[jobs]
         with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf for trials that left the domain
@@ -126,11 +143,39 @@ def polish(
         nu[jobs] = np.where(better, 2.0, 2.0 * nu[jobs])
         acc = jobs[better]
         z[acc], f[acc] = trial[better], f_trial[better]
+        crawl[jobs] = np.where(better & (gain < CRAWL_GAIN), crawl[jobs] + 1, 0)
+        switch = jobs[crawl[jobs] >= CRAWL_STEPS]
+        in_log[switch], crawl[switch] = ~in_log[switch], 0
         tiny = np.abs(step).max(axis=1) <= 1e-13 * (1.0 + np.abs(zj).max(axis=1))
         finished = (better & (gain <= GAIN_TOL)) | tiny | (lam[jobs] > 1e14)
         converged[jobs[finished]] = True
         active[jobs[finished]] = False
     return z, f, converged
+
+
+def _step(
+    H: np.ndarray,
+    g: np.ndarray,
+    z: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    lam: np.ndarray,
+    move: np.ndarray,
+    log: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The damped Newton step from ``z`` with the variables marked ``log`` (all > 0) in coordinates
+    w = ln z: the trial point, clipped to the bounds, and the decrease the quadratic model predicts
+    for it."""
+    dz_dw = np.where(log, z, 1.0)
+    gw = g * dz_dw
+    Hw = H * dz_dw[:, :, None] * dz_dw[:, None, :]
+    Hw[:, _DIAGONAL, _DIAGONAL] += np.where(log, gw, 0.0)
+    dw = _damped_newton(Hw, gw, lam, move)
+    with np.errstate(over="ignore"):
+        trial = np.clip(np.where(log, z * np.exp(np.where(log, dw, 0.0)), z + dw), lo, hi)
+    taken = np.where(log, np.log(np.maximum(trial, np.finfo(float).tiny) / dz_dw), trial - z)
+    predicted = -(np.einsum("ji,ji->j", gw, taken) + 0.5 * np.einsum("ji,jik,jk->j", taken, Hw, taken))
+    return trial, predicted
 
 
 def _bounds(flat: Flat, spec: Spec, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
