@@ -34,7 +34,7 @@ def test_gradient_and_hessian_match_differences_of_the_profile(seed, noise, held
     if (around.interior != around.interior[0]).any():
         return  # the stencil straddles a kink of the profile (the inner solution changes face)
     f = around.f
-    g, H, _ = _varpro._derivatives(flat, spec, const, _varpro._evaluate(flat, spec, const, theta))
+    g, H, _, exact = _varpro._derivatives(flat, spec, const, _varpro._evaluate(flat, spec, const, theta))
     # the profile's gradient is -2 g and its Hessian 2 H (where it curves upwards along both exponents)
     gradient = np.array([f[1] - f[2], f[3] - f[4]]) / (2 * h)
     curvature = (
@@ -49,4 +49,5 @@ def test_gradient_and_hessian_match_differences_of_the_profile(seed, noise, held
     scale = np.abs(curvature).max()
     np.testing.assert_allclose(-2 * g[0], gradient, rtol=0, atol=1e-6 * scale + 1e-12)
     if (np.diag(curvature) > 1e-3 * scale).all():
+        assert exact[0], "where the profile curves upwards along both exponents, H is its exact Hessian"
         np.testing.assert_allclose(2 * H[0], curvature, rtol=0, atol=1e-4 * scale)

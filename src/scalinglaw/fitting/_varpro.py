@@ -363,14 +363,14 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
 
 def _derivatives(
     flat: Flat, spec: Spec, const: dict[str, np.ndarray], st: _State
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(g, H, dc) of the profile at ``st``: its gradient is -2 g; H is half its exact Hessian (Newton
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(g, H, dc, exact) of the profile at ``st``: its gradient is -2 g; H is half its exact Hessian (Newton
     steps converge quadratically even where residuals are large next to the signal, as with few points
     or flat valleys), except that an exponent along which the profile does not curve upwards takes its
     row and column from half the Gauss-Newton Hessian 2 J'WJ (positive semi-definite, so the step still
     goes downhill; the other exponent keeps its exact curvature, which matters where one exponent is
     not identified and the profile is flat along it); dc (J, 3, 2) the derivatives of the inner
-    solution's coefficients on its face."""
+    solution's coefficients on its face; exact (J,) where H is the exact half Hessian."""
     p, c = st.seg, st.c
     u = p["u"]
     fit = flat.fit_sum_of_segments
@@ -424,7 +424,8 @@ def _derivatives(
     curved = np.diagonal(H, axis1=1, axis2=2) > 0
     # The inner solution moves with the exponents as dc/dtheta = G_FF^-1 (D - X_F) on its face.
     dc = np.where(F[:, :, None], solved[:, :, 2:] - solved[:, :, :2], 0.0)
-    return g, np.where(curved[:, :, None] & curved[:, None, :], H, JJ), dc
+    exact = curved.all(axis=1)
+    return g, np.where(curved[:, :, None] & curved[:, None, :], H, JJ), dc, exact
 
 
 def _to_face_edge(flat: Flat, spec: Spec, st: _State, dc: np.ndarray, delta: np.ndarray) -> np.ndarray:
@@ -507,7 +508,8 @@ def _polish(
     """Newton steps on the profile from ``theta0`` (J, 2) with a trust radius on the exponents.
 
     Returns the final (exponents, objective, internal coefficients) of every job, and which converged
-    (a step below :data:`STEP_TOL`, or a gain below the objective's rounding). ``const``: the
+    (a step below :data:`STEP_TOL`, or a gain, made or predicted by the exact Newton model, below
+    :data:`GAIN_TOL` and the objective's rounding). ``const``: the
     constant per-segment sums (:func:`_constant_sums`).
     """
     floor_all = ROUNDING * flat.fit_sum_of_segments(const["Pyy"])  # (J,) absolute rounding of the objective
@@ -521,6 +523,24 @@ def _polish(
     radius, floor = radius0[ids], floor_all[ids]
     live = np.ones(len(ids), bool)
     for _ in range(MAX_ITER):
+        if not live.any():
+            break
+        g, H, dc, exact = _derivatives(sub, spec, sub_const, cur)
+        delta = _step(spec, cur, g, H)
+        size = np.abs(delta).max(axis=1)
+        newton = exact & (size <= radius) & (H[:, 0, 0] * H[:, 1, 1] > H[:, 0, 1] ** 2)
+        delta *= np.minimum(1.0, radius / np.maximum(size, 1e-300))[:, None]
+        full_step = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi) - cur.theta
+        edge = _to_face_edge(sub, spec, cur, dc, full_step)
+        # Where the step is the exact model's Newton step and stays on its face (no bound, no kink), the
+        # decrease the model predicts for it (g'delta) is what is left to gain: below the gain tolerance,
+        # the bottom is reached without evaluating the step.
+        inside = (cur.theta + delta >= spec.e_lo) & (cur.theta + delta <= spec.e_hi)
+        newton &= inside.all(axis=1) & (edge >= 1.0)
+        left = np.einsum("jk,jk->j", g, delta)
+        settled = live & newton & (left <= GAIN_TOL * (np.abs(cur.f) + floor / GAIN_TOL))
+        converged[ids[settled]] = True
+        live &= ~settled
         n_live = int(live.sum())
         if n_live == 0:
             break
@@ -529,10 +549,7 @@ def _polish(
             keep = np.flatnonzero(live)
             sub, sub_const, cur = _gather(sub, sub_const, cur, keep)
             ids, radius, floor, live = ids[keep], radius[keep], floor[keep], live[keep]
-        g, H, dc = _derivatives(sub, spec, sub_const, cur)
-        delta = _step(spec, cur, g, H)
-        size = np.abs(delta).max(axis=1)
-        delta *= np.minimum(1.0, radius / np.maximum(size, 1e-300))[:, None]
+            delta, full_step, edge = delta[keep], full_step[keep], edge[keep]
         trial, shortest_scale, chosen, full = _trial(sub, spec, sub_const, cur, delta)
         moved = np.abs(trial.theta - cur.theta).max(axis=1)
         better = live & (trial.f < cur.f)
@@ -549,8 +566,6 @@ def _polish(
         # crossed a kink of the profile (the inner solution changes face there), which the quadratic model
         # does not see: the radius shrinks to just past the crossing (at most by half) instead, so the
         # next step lands on the kink rather than approaching it by quarters.
-        full_step = np.clip(prev.theta + delta, spec.e_lo, spec.e_hi) - prev.theta
-        edge = _to_face_edge(sub, spec, prev, dc, full_step)
         shrunk = np.where(
             edge < 1.0,
             np.clip(edge * (1 + EDGE_MARGIN), EDGE_MIN, 0.5) * np.abs(full_step).max(axis=1),
