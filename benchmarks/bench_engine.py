@@ -86,7 +86,7 @@ def within_bounds(params: dict | None) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", default="gpt3", help="a family, or 'all' for one row per family")
-    parser.add_argument("--repeats", type=int, default=5, help="repeats of the engine timings (median)")
+    parser.add_argument("--repeats", type=int, default=21, help="repeats of the engine timings (median)")
     parser.add_argument("--reference-fits", type=int, default=3, help="fits the 1,024-start reference times")
     parser.add_argument(
         "--every",

@@ -77,3 +77,40 @@ def test_batch_size_does_not_change_answers(seed, upper):
         np.testing.assert_array_less(np.abs(route[0] - small[0]), 1e-12 * np.abs(small[0]) + 1e-14 * yy)
         np.testing.assert_allclose(route[1], small[1], rtol=1e-9, atol=1e-9)
         np.testing.assert_array_equal(route[2], small[2])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), held=st.tuples(st.booleans(), st.booleans(), st.booleans()))
+def test_entries_that_broadcast_give_the_expanded_answers(seed, held):
+    """The screen hands box_min each entry shaped by what it depends on (a grid's rows or columns): the
+    answers are those of the same problems written out in full."""
+    rng = np.random.default_rng(seed)
+    n, rows, cols = 25, 4, 5
+    x1, x2 = rng.uniform(0.5, 3, n), rng.uniform(0.5, 3, n)
+    u = x1[None, :] ** -rng.uniform(0.1, 1.5, rows)[:, None]  # basis that varies along rows
+    v = x2[None, :] ** -rng.uniform(0.1, 1.5, cols)[:, None]  # ... and along columns
+    y = 1.0 + 0.5 * u[0] + 0.3 * v[0] + rng.normal(0, 0.05, n)
+    ones = np.ones(n)
+    G = (
+        np.array(ones @ ones).reshape(1, 1),
+        (u @ ones)[:, None],
+        (v @ ones)[None, :],
+        np.einsum("an,an->a", u, u)[:, None],
+        u @ v.T,
+        np.einsum("bn,bn->b", v, v)[None, :],
+    )
+    b = (np.array(ones @ y).reshape(1, 1), (u @ y)[:, None], (v @ y)[None, :])
+    held_values = rng.uniform(0, 0.5, 3)
+    lo = tuple(np.array(h if k else 0.0) for h, k in zip(held_values, held, strict=True))
+    hi = tuple(np.array(h if k else np.inf) for h, k in zip(held_values, held, strict=True))
+    q, c, _ = _boxlsq.box_min(G, b, np.array(y @ y), lo, hi, held)
+    full = np.empty((rows, cols, 3, 3))
+    for (i, j), e in zip(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)), G, strict=True):
+        full[..., i, j] = full[..., j, i] = e
+    rhs = np.stack(np.broadcast_arrays(*b), axis=-1)
+    ref_q, ref_c, _ = box_lsq(full, rhs, np.full((rows, cols), y @ y), np.array(lo), np.array(hi), held)
+    assert q.shape == (rows, cols)
+    # the routes round differently; a basis with a small exponent is nearly the constant, which costs
+    # digits (a wrongly broadcast entry would be off in the first digit)
+    np.testing.assert_allclose(q, ref_q, rtol=1e-9, atol=1e-10 * (y @ y))
+    np.testing.assert_allclose(np.stack(c, axis=-1), ref_c, rtol=1e-7, atol=1e-7)

@@ -7,6 +7,9 @@ its upper bound). With three coefficients that is at most 27 faces, solved in cl
 faster than calling an NNLS routine for each of the thousands of grid cells a fit screens.
 A face whose Gram block is singular is skipped: its minimiser set meets a smaller face (the columns are
 collinear, so one coefficient can be moved to a bound without changing q), which is enumerated too.
+
+:func:`box_lsq` takes stacked matrices (the polish's few hundred problems); :func:`box_min` the same
+problems entry by entry, each entry broadcasting (a screening grid's, shaped by the exponents it depends on).
 """
 
 from __future__ import annotations

@@ -68,13 +68,14 @@ class Batch:
         """One fit per subset of the table's rows: a boolean mask, or row positions (a position listed
         twice weighs twice, as in a bootstrap)."""
         order = np.lexsort(_sort_keys(table))
-        weights = np.take(_subset_weights(table, subsets), order, axis=1)
+        counts = _subset_counts(table, subsets)[:, order]
         table = _rows(table, order)
-        K, U = weights.shape
-        positive = weights > 0
+        K, U = counts.shape
+        positive = (counts > 0) & (table.weight > 0)
         points = np.flatnonzero(positive)  # row-major: by fit, then by (sorted) row
         fit = np.repeat(np.arange(K), np.count_nonzero(positive, axis=1))
-        return cls._of_points(table, fit, points - fit * U, weights.ravel()[points], K, True)
+        row = points - fit * U
+        return cls._of_points(table, fit, row, table.weight[row] * counts.ravel()[points], K, True)
 
     @classmethod
     def _of_points(
@@ -153,21 +154,22 @@ def _rows(table: Problem, order: np.ndarray) -> Problem:
     return Problem(inputs, table.loss[order], table.weight[order], table.n_models, keys)
 
 
-def _subset_weights(table: Problem, subsets: Sequence[Any]) -> np.ndarray:
-    """(K, rows) each subset as point weights on the table (a row listed twice weighs twice)."""
+def _subset_counts(table: Problem, subsets: Sequence[Any]) -> np.ndarray:
+    """(K, rows) how many times each subset lists each row: boolean masks (the protocol's grids) stay
+    booleans, a byte a row; row positions count (a position listed twice counts twice)."""
     n = len(table.loss)
-    out = np.empty((len(subsets), n))
-    for i, sel in enumerate(subsets):
-        sel = np.asarray(sel)
+    selections = [np.asarray(sel) for sel in subsets]
+    for i, sel in enumerate(selections):
         if sel.dtype == bool:
             if sel.shape != (n,):
                 raise DataError(f"subsets[{i}]: a boolean mask needs {n} entries, got {sel.shape[0]}")
-            np.multiply(table.weight, sel, out=out[i])
-        else:
-            if sel.size and (sel.min() < 0 or sel.max() >= n or not np.issubdtype(sel.dtype, np.integer)):
-                raise DataError(f"subsets[{i}]: row positions must be integers in [0, {n})")
-            np.multiply(table.weight, np.bincount(sel.astype(np.int64), minlength=n), out=out[i])
-    return out
+        elif sel.size and (sel.min() < 0 or sel.max() >= n or not np.issubdtype(sel.dtype, np.integer)):
+            raise DataError(f"subsets[{i}]: row positions must be integers in [0, {n})")
+    if all(sel.dtype == bool for sel in selections):
+        return np.stack(selections) if selections else np.zeros((0, n), bool)
+    return np.stack(
+        [sel if sel.dtype == bool else np.bincount(sel.astype(np.int64), minlength=n) for sel in selections]
+    ).astype(float)
 
 
 def describe_rows(labels: Sequence[object]) -> str:
