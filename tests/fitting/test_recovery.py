@@ -125,3 +125,19 @@ def test_data_constrained_form_fits_through_the_multistart_solver():
     assert fit.success
     assert fit.value < 1e-10
     assert fit.params["R_D"] == pytest.approx(15.0, rel=1e-3)
+
+
+def test_two_sizes_are_flagged_where_the_size_term_is_not_identified():
+    """With two sizes, E + A / N^alpha is two levels: moving alpha (and E, A with it) fits as well, which the
+    fit says in its notes; holding E pins the rest, and the note goes."""
+    runs = sl.simulate.family(params=sl.simulate.BESIROGLU_2024, sizes=(1e8, 1e9), noise=0.01, seed=3)
+    fit = sl.fit(runs)
+    assert fit.success and "E" not in fit.at_bound
+    assert any("two model sizes" in n for n in fit.notes)
+    moved = sl.fit(runs, fixed={"alpha": fit.params["alpha"] + 0.05})
+    assert moved.value == pytest.approx(fit.value, rel=1e-9, abs=1e-15)
+    assert moved.predict(n_params=1e11, n_tokens=1e11) != pytest.approx(
+        fit.predict(n_params=1e11, n_tokens=1e11)
+    )
+    held = sl.fit(runs, fixed={"E": fit.params["E"]})
+    assert not any("two model sizes" in n for n in held.notes)

@@ -166,18 +166,35 @@ def _finish(
                 Fit(law, obj.name, values, np.nan, "failed", "no feasible solution", *common, solver=solver)
             )
             continue
-        notes = ()
-        if common[1] < 2 and law.separable is not None:
-            notes = (
-                "all points share one model size: the size term (A, alpha) is not identifiable apart from E",
-            )
         ok = converged[k] and np.isfinite(value[k])
         status, message = ("ok", "") if ok else ("failed", "the polish did not converge")
         at_bound = tuple(n for n, b in zip(law.names, on_bound[k], strict=True) if b)
+        notes = _identification_notes(law, common[1], at_bound)
         fits.append(
             Fit(law, obj.name, values, float(value[k]), status, message, *common, at_bound, notes, solver)
         )
     return fits
+
+
+def _identification_notes(law: Law, n_models: int, at_bound: tuple[str, ...]) -> tuple[str, ...]:
+    """What the data cannot tell apart in a separable law's size term, for a fit on ``n_models`` models."""
+    sep = law.separable
+    if sep is None:
+        return ()
+    E, A, alpha = sep.constant, sep.coef1, sep.exponent1
+    if n_models < 2:
+        return (
+            f"all points share one model size: the size term ({A}, {alpha}) is not identifiable "
+            f"apart from {E}",
+        )
+    held = {n for n in (E, A, alpha) if law.param(n).fixed}
+    if n_models == 2 and not held and not {E, A} & set(at_bound):
+        return (
+            f"two model sizes: {E} + {A} / N^{alpha} takes two values, so {E}, {A} and {alpha} are not "
+            f"identified apart (equally good fits lie along a valley) and predictions at other sizes rest on "
+            f"where the solver stopped; hold ({A}, {alpha}) or {E} (fixed=...) to pin them",
+        )
+    return ()
 
 
 def _objective_values(law: Law, obj: Objective, batch: Batch, params: np.ndarray) -> np.ndarray:
