@@ -42,6 +42,27 @@ def objective_at(params, runs, objective):
 # beta near 0 with a small B: the data term is lost in the noise, and the Huber optimum lies at the end of
 # a long valley in (B, beta) (beta from 5 down to 4.4) that steps in B itself crawled along, past the cap
 @example(truth={"E": 3.0, "A": 5e7, "alpha": 1.0, "B": 0.3423024542830452, "beta": 0.0546875}, seed=8432)
+# every exponent small: valleys where B trades with E (straight in B) and A with alpha (straight in ln A)
+@example(
+    truth={
+        "E": 1.7359641845569844,
+        "A": 6.3095103490674855,
+        "alpha": 0.1,
+        "B": 0.251188643150958,
+        "beta": 0.05,
+    },
+    seed=344,
+)
+@example(
+    truth={
+        "E": 1.7359641845569844,
+        "A": 0.6309573444801934,
+        "alpha": 0.1,
+        "B": 0.251188643150958,
+        "beta": 0.05,
+    },
+    seed=344,
+)
 def test_noisy_fit_is_at_least_as_good_as_the_truth(objective, truth, seed):
     """The global optimum can only be below the objective at the true parameters (1% noise)."""
     runs = sl.simulate.family(params=truth, seed=seed, noise=0.01)
