@@ -212,7 +212,18 @@ def _damped_newton(H: np.ndarray, g: np.ndarray, lam: np.ndarray, move: np.ndarr
         eig = np.linalg.eigvalsh(M)
         pd = eig.min(axis=1) > 0
         if pd.any():
-            out[todo[pd]] = np.linalg.solve(M[pd], rhs[todo[pd]][:, :, None])[:, :, 0]
+            rows = todo[pd]
+            try:
+                step = np.linalg.solve(M[pd], rhs[rows][:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:
+                # LU found a zero pivot in a matrix positive-definite only in rounding (entries hundreds of
+                # orders of magnitude apart: a huge coefficient in log coordinates); the eigendecomposition
+                # solves it (its rounding mixes the blocks: variables that do not move are set back to 0)
+                w, V = np.linalg.eigh(M[pd])
+                with np.errstate(over="ignore", invalid="ignore"):  # an overflowing step fails its trial
+                    step = np.einsum("nik,nk->ni", V, np.einsum("nki,nk->ni", V, rhs[rows]) / w)
+                step = np.where(move[rows], step, 0.0)
+            out[rows] = step
         todo = todo[~pd]
         if todo.size == 0:
             break

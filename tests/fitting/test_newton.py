@@ -1,0 +1,44 @@
+"""The Huber polish's damped Newton solve."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scalinglaw.fitting import _newton
+
+
+def _positive_definite_in_rounding_only() -> np.ndarray:
+    """A 5x5 matrix that eigvalsh calls positive-definite and LU calls singular (entries spanning hundreds
+    of orders of magnitude, as a Hessian does with a huge coefficient in log coordinates)."""
+    rng = np.random.default_rng(0)
+    while True:
+        v = rng.normal(size=5) * 10.0 ** rng.uniform(-150, 150, 5)
+        M = np.outer(v, v) + np.diag(10.0 ** rng.uniform(-300, 0, 5)) * np.abs(v).max() ** 2 * 1e-30
+        if np.linalg.eigvalsh(M).min() > 0:
+            try:
+                np.linalg.solve(M, np.ones(5))
+            except np.linalg.LinAlgError:
+                return M
+
+
+def test_damped_newton_never_raises_and_returns_a_finite_step():
+    """An exception here would escape from inside a batch of fits."""
+    M = _positive_definite_in_rounding_only()
+    step = _newton._damped_newton(M[None], np.ones((1, 5)), np.zeros(1), np.ones((1, 5), bool))
+    assert np.isfinite(step).all()
+
+
+def test_damped_newton_solves_a_well_posed_system():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3, 8, 5))
+    H = np.einsum("jni,jnk->jik", X, X)
+    g = rng.normal(size=(3, 5))
+    move = np.ones((3, 5), bool)
+    move[1, 2] = False  # a held variable does not move, and the others solve their own block
+    step = _newton._damped_newton(H, g, np.zeros(3), move)
+    np.testing.assert_allclose(step[0], np.linalg.solve(H[0], -g[0]), rtol=1e-10)
+    assert step[1, 2] == 0
+    keep = [0, 1, 3, 4]
+    np.testing.assert_allclose(
+        step[1, keep], np.linalg.solve(H[1][np.ix_(keep, keep)], -g[1, keep]), rtol=1e-10
+    )
