@@ -7,6 +7,7 @@ is scaled by its size at the smallest model / earliest checkpoint so losses stay
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -40,7 +41,8 @@ def objective_at(params, runs, objective):
 @settings(max_examples=40, deadline=None)
 @given(truth=chinchilla_truths(), seed=st.integers(0, 10_000))
 # beta near 0 with a small B: the data term is lost in the noise, and the Huber optimum lies at the end of
-# a long valley in (B, beta) (beta from 5 down to 4.4) that steps in B itself crawled along, past the cap
+# a long valley in (B, beta) (the fitted beta from 5 down to 4.4) that steps in B itself crawled along,
+# past the cap
 @example(truth={"E": 3.0, "A": 5e7, "alpha": 1.0, "B": 0.3423024542830452, "beta": 0.0546875}, seed=8432)
 # every exponent small: valleys where B trades with E (straight in B) and A with alpha (straight in ln A)
 @example(
@@ -157,8 +159,21 @@ def test_two_sizes_are_flagged_where_the_size_term_is_not_identified():
     assert any("two model sizes" in n for n in fit.notes)
     moved = sl.fit(runs, fixed={"alpha": fit.params["alpha"] + 0.05})
     assert moved.value == pytest.approx(fit.value, rel=1e-9, abs=1e-15)
-    assert moved.predict(n_params=1e11, n_tokens=1e11) != pytest.approx(
-        fit.predict(n_params=1e11, n_tokens=1e11)
-    )
+    target = {"n_params": 1e11, "n_tokens": 1e11}
+    assert moved.predict(**target) != pytest.approx(fit.predict(**target))
     held = sl.fit(runs, fixed={"E": fit.params["E"]})
     assert not any("two model sizes" in n for n in held.notes)
+
+
+def test_two_sizes_are_counted_as_sizes_and_flagged_with_e_on_its_bound():
+    """E stopped on its bound does not pin the valley (moving alpha one way lifts E off it); and what counts
+    is sizes, not runs: two seeds of the smaller size are still two sizes."""
+    runs = sl.simulate.family(params=sl.simulate.BESIROGLU_2024, sizes=(1e8, 1e9), noise=0.01, seed=3)
+    on_bound = sl.fit(runs, law=sl.laws.chinchilla().bound(E=(2.0, None)))
+    assert on_bound.at_bound == ("E",)
+    assert any("two model sizes" in n for n in on_bound.notes)
+    other_seed = sl.simulate.family(params=sl.simulate.BESIROGLU_2024, sizes=(1e8,), noise=0.01, seed=4)
+    three_runs = pd.concat([runs, other_seed.assign(model="another seed")], ignore_index=True)
+    fit = sl.fit(three_runs)
+    assert fit.n_models == 3
+    assert any("two model sizes" in n for n in fit.notes)

@@ -157,6 +157,7 @@ def _finish(
     lower, upper = np.array([p.lower for p in law.params]), np.array([p.upper for p in law.params])
     free = np.array([not p.fixed for p in law.params])
     on_bound = free & ((params <= lower) | (params >= upper))
+    sizes = _distinct_sizes(law, batch)
     fits = []
     for k in range(batch.n_fits):
         values = dict(zip(law.names, params[k].tolist(), strict=True))
@@ -169,26 +170,39 @@ def _finish(
         ok = converged[k] and np.isfinite(value[k])
         status, message = ("ok", "") if ok else ("failed", "the polish did not converge")
         at_bound = tuple(n for n, b in zip(law.names, on_bound[k], strict=True) if b)
-        notes = _identification_notes(law, common[1], at_bound)
+        notes = _identification_notes(law, int(sizes[k]), at_bound)
         fits.append(
             Fit(law, obj.name, values, float(value[k]), status, message, *common, at_bound, notes, solver)
         )
     return fits
 
 
-def _identification_notes(law: Law, n_models: int, at_bound: tuple[str, ...]) -> tuple[str, ...]:
-    """What the data cannot tell apart in a separable law's size term, for a fit on ``n_models`` models."""
+def _distinct_sizes(law: Law, batch: Batch) -> np.ndarray:
+    """(K,) distinct values of a separable law's size input among each fit's points (0 for other laws).
+
+    A fit's points are sorted by the size input first (the solver groups them so), so it counts changes.
+    """
+    if law.separable is None:
+        return np.zeros(batch.n_fits, int)
+    x1 = batch.column(law.separable.x1)
+    new = np.r_[True, (batch.fit[1:] != batch.fit[:-1]) | (x1[1:] != x1[:-1])]
+    return np.bincount(batch.fit[new], minlength=batch.n_fits)
+
+
+def _identification_notes(law: Law, n_sizes: int, at_bound: tuple[str, ...]) -> tuple[str, ...]:
+    """What the data cannot tell apart in a separable law's size term, for a fit on ``n_sizes`` sizes."""
     sep = law.separable
     if sep is None:
         return ()
     E, A, alpha = sep.constant, sep.coef1, sep.exponent1
-    if n_models < 2:
+    if n_sizes < 2:
         return (
             f"all points share one model size: the size term ({A}, {alpha}) is not identifiable "
             f"apart from {E}",
         )
     held = {n for n in (E, A, alpha) if law.param(n).fixed}
-    if n_models == 2 and not held and not {E, A} & set(at_bound):
+    # (E on its bound does not pin them: moving alpha one way moves E off it)
+    if n_sizes == 2 and not held and A not in at_bound:
         return (
             f"two model sizes: {E} + {A} / N^{alpha} takes two values, so {E}, {A} and {alpha} are not "
             f"identified apart (equally good fits lie along a valley) and predictions at other sizes rest on "

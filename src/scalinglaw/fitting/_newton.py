@@ -178,10 +178,10 @@ def _step(
     Hw = H * dz_dw[:, :, None] * dz_dw[:, None, :]
     Hw[:, _DIAGONAL, _DIAGONAL] += np.where(log, gw, 0.0)
     dw = _damped_newton(Hw, gw, lam, move)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # a step that overflows fails its trial
         trial = np.clip(np.where(log, z * np.exp(np.where(log, dw, 0.0)), z + dw), lo, hi)
-    taken = np.where(log, np.log(np.maximum(trial, np.finfo(float).tiny) / dz_dw), trial - z)
-    predicted = -(np.einsum("ji,ji->j", gw, taken) + 0.5 * np.einsum("ji,jik,jk->j", taken, Hw, taken))
+        taken = np.where(log, np.log(np.maximum(trial, np.finfo(float).tiny) / dz_dw), trial - z)
+        predicted = -(np.einsum("ji,ji->j", gw, taken) + 0.5 * np.einsum("ji,jik,jk->j", taken, Hw, taken))
     return trial, predicted
 
 

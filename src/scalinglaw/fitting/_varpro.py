@@ -509,7 +509,7 @@ def _polish(
 
     Returns the final (exponents, objective, internal coefficients) of every job, and which converged
     (a step below :data:`STEP_TOL`, or a gain, made or predicted by the exact Newton model, below
-    :data:`GAIN_TOL` and the objective's rounding). ``const``: the
+    :data:`GAIN_TOL` of the objective plus its rounding). ``const``: the
     constant per-segment sums (:func:`_constant_sums`).
     """
     floor_all = ROUNDING * flat.fit_sum_of_segments(const["Pyy"])  # (J,) absolute rounding of the objective
