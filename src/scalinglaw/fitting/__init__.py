@@ -178,15 +178,10 @@ def _finish(
 
 
 def _distinct_sizes(law: Law, batch: Batch) -> np.ndarray:
-    """(K,) distinct values of a separable law's size input among each fit's points (0 for other laws).
-
-    A fit's points are sorted by the size input first (the solver groups them so), so it counts changes.
-    """
+    """(K,) distinct values of a separable law's size input among each fit's points (0 for other laws)."""
     if law.separable is None:
         return np.zeros(batch.n_fits, int)
-    x1 = batch.column(law.separable.x1)
-    new = np.r_[True, (batch.fit[1:] != batch.fit[:-1]) | (x1[1:] != x1[:-1])]
-    return np.bincount(batch.fit[new], minlength=batch.n_fits)
+    return np.bincount(batch.fit[batch.first_of_value(law.separable.x1)], minlength=batch.n_fits)
 
 
 def _identification_notes(law: Law, n_sizes: int, at_bound: tuple[str, ...]) -> tuple[str, ...]:

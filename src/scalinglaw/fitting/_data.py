@@ -109,6 +109,15 @@ class Batch:
         values = self.table.loss if name == "loss" else self.table.inputs[name]
         return values[self.row]
 
+    def first_of_value(self, name: str) -> np.ndarray:
+        """(T,) whether each point starts a run of its fit's points with one value of input ``name``.
+
+        Points are sorted by the law's first input within a fit, so for that input the runs are its
+        distinct values (the separable solver's segments, one per model size).
+        """
+        values = self.column(name)
+        return np.r_[True, (self.fit[1:] != self.fit[:-1]) | (values[1:] != values[:-1])]
+
     def only(self, fits: np.ndarray) -> Batch:
         """The fits listed (increasing), renumbered from 0; this very batch when that is all of them."""
         if len(fits) == self.n_fits:

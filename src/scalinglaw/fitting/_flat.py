@@ -158,8 +158,7 @@ def flatten(batch: Batch, x1: str, x2: str) -> Flat:
     ref1 /= tot
     ref2 /= tot
     ymean /= tot
-    new = np.r_[True, (fit[1:] != fit[:-1]) | (pla[1:] != pla[:-1])]
-    seg_start = np.flatnonzero(new)
+    seg_start = np.flatnonzero(batch.first_of_value(x1))
     seg_fit = fit[seg_start]
     shared = None
     if batch.shared:

@@ -530,13 +530,14 @@ def _polish(
         size = np.abs(delta).max(axis=1)
         newton = exact & (size <= radius) & (H[:, 0, 0] * H[:, 1, 1] > H[:, 0, 1] ** 2)
         delta *= np.minimum(1.0, radius / np.maximum(size, 1e-300))[:, None]
-        full_step = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi) - cur.theta
+        target = cur.theta + delta
+        clipped = np.clip(target, spec.e_lo, spec.e_hi)
+        full_step = clipped - cur.theta
         edge = _to_face_edge(sub, spec, cur, dc, full_step)
         # Where the step is the exact model's Newton step and stays on its face (no bound, no kink), the
         # decrease the model predicts for it (g'delta) is what is left to gain: below the gain tolerance,
         # the bottom is reached without evaluating the step.
-        inside = (cur.theta + delta >= spec.e_lo) & (cur.theta + delta <= spec.e_hi)
-        newton &= inside.all(axis=1) & (edge >= 1.0)
+        newton &= (clipped == target).all(axis=1) & (edge >= 1.0)
         left = np.einsum("jk,jk->j", g, delta)
         settled = live & newton & (left <= GAIN_TOL * (np.abs(cur.f) + floor / GAIN_TOL))
         converged[ids[settled]] = True
