@@ -136,7 +136,7 @@ def _solve(law: Law, obj: Objective, batch: Batch) -> tuple[np.ndarray, np.ndarr
         params = np.array([[p[n] for n in law.names] for p, _ in solved], dtype=float)
         return params, np.array([conv for _, conv in solved], bool)
     spec = _varpro.Spec.from_law(law)
-    flat = flatten(batch, sep.x1, sep.x2)
+    flat = flatten(batch, sep.x1, sep.x2, merge=obj.delta is None)  # (Huber's residuals are per row)
     sol = _varpro.solve(flat, spec) if obj.delta is None else _varpro.solve_huber(flat, spec, obj)
     columns = [spec.names.index(n) for n in law.names]
     return sol.params[:, columns], sol.converged

@@ -3,7 +3,8 @@
 Points are sorted by (fit, x1, x2). A *segment* is the run of points of one fit that share one value of
 x1 (one model size): the x1 term of a separable law is evaluated once per segment, not once per point,
 which is most of the saving when a family has a handful of sizes and thousands of checkpoints.
-Losses are centred per fit (the constant E absorbs the mean) and so are logs (``l1 = ln x1 - ref1``,
+For least squares, the rows of a fit that share both inputs are one point (:func:`flatten`). Losses
+are centred per fit (the constant E absorbs the mean) and so are logs (``l1 = ln x1 - ref1``,
 ``l2 = ln x2 - ref2``, refs = weighted mean logs), so the bases (x / e^ref)^-exponent are O(1): the
 solver's internal coefficients are c1 = A e^(-alpha ref1) and c2 = B e^(-beta ref2), which removes most
 of the A-alpha and B-beta correlation that makes the raw form ill-conditioned.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import sparse
 
-from scalinglaw.fitting._data import Batch
+from scalinglaw.fitting._data import Batch, Problem
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Shared:
     """
 
     l2: np.ndarray  #: (U,) ln x2 - ref
-    y: np.ndarray  #: (U,) loss (not centred)
     ref: float  #: centre of ``l2``
     weights: sparse.csr_matrix  #: (S, U)
+    losses: sparse.csr_matrix  #: (S, U) weight times loss (not centred), summed over the rows a point merges
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Flat:
     ref1: np.ndarray  #: (K,)
     ref2: np.ndarray  #: (K,)
     ymean: np.ndarray  #: (K,) weighted mean loss, subtracted from ``y``
+    seg_yy: np.ndarray  #: (S,) weighted sum of squares of the centred losses of the segment's rows
+    merged: bool = False  #: points merge the rows that share both inputs (:func:`flatten`)
     shared: Shared | None = field(default=None, compare=False)  #: rows shared by the fits, if any
 
     @property
@@ -101,8 +104,9 @@ class Flat:
         out = self.take(jobs)
         if self.shared is None:
             return out
-        weights = self.shared.weights[self.segments_of(np.asarray(jobs, dtype=np.int64))]
-        return replace(out, shared=replace(self.shared, weights=weights))
+        segments = self.segments_of(np.asarray(jobs, dtype=np.int64))
+        sh = self.shared
+        return replace(out, shared=replace(sh, weights=sh.weights[segments], losses=sh.losses[segments]))
 
     def take(self, fits: np.ndarray) -> Flat:
         """The same points for the fits listed (repeats allowed): one copy per entry.
@@ -125,6 +129,8 @@ class Flat:
             seg_start=fit_start[seg_fit] + offset_in_fit,
             seg_l1=self.seg_l1[seg_idx],
             seg_fit=seg_fit,
+            seg_yy=self.seg_yy[seg_idx],
+            merged=self.merged,
             fit_start=fit_start,
             fit_seg=np.concatenate([[0], np.cumsum(n_seg)[:-1]]),
             ref1=self.ref1[fits],
@@ -133,8 +139,10 @@ class Flat:
         )
 
     def with_weights(self, w: np.ndarray) -> Flat:
-        """The same points with other objective weights (drops the shared-table view)."""
-        return replace(self, w=w, shared=None)
+        """The same points with other objective weights (drops the shared-table view); points must be
+        rows (not merged, whose sums of squares are the rows')."""
+        assert not self.merged, "reweighting merged points"
+        return replace(self, w=w, seg_yy=self.seg_sum(w * self.y * self.y), shared=None)
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -147,9 +155,16 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total)
 
 
-def flatten(batch: Batch, x1: str, x2: str) -> Flat:
+def flatten(batch: Batch, x1: str, x2: str, merge: bool = False) -> Flat:
     """The :class:`Flat` of a batch's points (every fit must have one), with x1 / x2 its inputs of those
-    names; with the :class:`Shared` view when the fits draw on the same rows."""
+    names; with the :class:`Shared` view when the fits draw on the same rows.
+
+    With ``merge`` (least squares), a fit's rows with the same (x1, x2) are one point: its weight is
+    theirs summed and its loss their weighted mean. Since sum w (y - f)^2 = W (ybar - f)^2 + sum w (y -
+    ybar)^2, only the sum of squares keeps the rows apart, and it is taken over the rows
+    (:attr:`Flat.seg_yy`). Repeated inputs (seeds of one configuration, curves digitised at a plot's
+    resolution) then cost the solver nothing.
+    """
     table, fit, row, w = batch.table, batch.fit, batch.row, batch.weight
     la, lb = np.log(table.inputs[x1]), np.log(table.inputs[x2])
     fit_start = batch.fit_start
@@ -158,25 +173,51 @@ def flatten(batch: Batch, x1: str, x2: str) -> Flat:
     ref1 /= tot
     ref2 /= tot
     ymean /= tot
-    seg_start = np.flatnonzero(batch.first_of_value(x1))
+    y = py - ymean[fit]
+    new_size = batch.first_of_value(x1)
+    seg_yy = np.add.reduceat(w * y * y, np.flatnonzero(new_size))
+    wl = w * py  # (the shared view's losses: not centred)
+    merged = merge and _repeats(table, x1, x2)
+    if merged:
+        first = new_size | batch.first_of_value(x2)
+        point, group = np.flatnonzero(first), np.cumsum(first) - 1
+        w, wy, wl = (np.bincount(group, weights=v) for v in (w, w * y, wl))  # (faster than reduceat here)
+        y = wy / w
+        fit, row, plb, new_size = fit[point], row[point], plb[point], new_size[point]
+        fit_start = np.searchsorted(point, fit_start)
+    seg_start = np.flatnonzero(new_size)
     seg_fit = fit[seg_start]
     shared = None
     if batch.shared:
         ref = float(lb.mean())
-        segments = sparse.csr_matrix((w, row, np.append(seg_start, len(w))), shape=(len(seg_start), len(lb)))
-        shared = Shared(l2=lb - ref, y=table.loss, ref=ref, weights=segments)
+        pointers = np.append(seg_start, len(w))
+        shape = (len(seg_start), len(lb))
+        shared = Shared(
+            l2=lb - ref,
+            ref=ref,
+            weights=sparse.csr_matrix((w, row, pointers), shape=shape),
+            losses=sparse.csr_matrix((wl, row, pointers), shape=shape),
+        )
     return Flat(
         l2=plb - ref2[fit],
-        y=py - ymean[fit],
+        y=y,
         w=w,
         point_fit=fit,
         seg_start=seg_start,
-        seg_l1=pla[seg_start] - ref1[seg_fit],
+        seg_l1=la[row[seg_start]] - ref1[seg_fit],
         seg_fit=seg_fit,
         fit_start=fit_start,
         fit_seg=np.searchsorted(seg_start, fit_start),
         ref1=ref1,
         ref2=ref2,
         ymean=ymean,
+        seg_yy=seg_yy,
+        merged=merged,
         shared=shared,
     )
+
+
+def _repeats(table: Problem, x1: str, x2: str) -> bool:
+    """Whether two rows of the table share both inputs (rows are sorted by them, so neighbours do)."""
+    a, b = table.inputs[x1], table.inputs[x2]
+    return bool(np.any((a[1:] == a[:-1]) & (b[1:] == b[:-1])))

@@ -196,17 +196,18 @@ def _grid_sums(flat: Flat, gb: np.ndarray) -> dict[str, np.ndarray]:
     sh = flat.shared
     v = np.exp(-gb[:, None] * sh.l2[None, :])  # (Gb, U)
     G = len(gb)
-    table = (sh.weights @ np.concatenate([v, v * v, v * sh.y], axis=0).T).T  # (3 Gb, S)
+    table = (sh.weights @ np.concatenate([v, v * v], axis=0).T).T  # (2 Gb, S)
+    vy = (sh.losses @ v.T).T
     seg = flat.seg_fit
     scale = np.exp(gb[:, None] * (flat.ref2[seg] - sh.ref)[None, :])
-    v1, v2, vy = table[:G], table[G : 2 * G], table[2 * G :]
+    v1, v2 = table[:G], table[G:]
     return {"V1": v1 * scale, "V2": v2 * scale * scale, "Vy": (vy - flat.ymean[seg] * v1) * scale}
 
 
 def _constant_sums(flat: Flat) -> dict[str, np.ndarray]:
     w, y = flat.w, flat.y
-    P0, Py, Pyy = flat.seg_sum(np.stack([w, w * y, w * y * y]))
-    return {"P0": P0, "Py": Py, "Pyy": Pyy}
+    P0, Py = flat.seg_sum(np.stack([w, w * y]))
+    return {"P0": P0, "Py": Py, "Pyy": flat.seg_yy}
 
 
 # -- screening --------------------------------------------------------------------------------------
