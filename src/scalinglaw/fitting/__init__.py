@@ -208,7 +208,7 @@ def _identification_notes(law: Law, n_sizes: int, at_bound: tuple[str, ...]) -> 
 
 def _objective_values(law: Law, obj: Objective, batch: Batch, params: np.ndarray) -> np.ndarray:
     """(K,) each fit's objective at its parameters (K, law's order), inf where a prediction is invalid."""
-    columns = {n: params[batch.fit, i] for i, n in enumerate(law.names)}
+    columns = dict(zip(law.names, np.repeat(params.T, batch.n_points, axis=1), strict=True))  # (by fit)
     pred = law.predict(columns, **{c: batch.column(c) for c in law.inputs})
     r = obj.residual(pred, batch.column("loss"))
     valid = np.isfinite(r)

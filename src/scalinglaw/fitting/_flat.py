@@ -45,7 +45,6 @@ class Flat:
     l2: np.ndarray  #: (T,) centred ln x2
     y: np.ndarray  #: (T,) loss minus its weighted mean over the fit (keeps sums of squares small and exact)
     w: np.ndarray  #: (T,) weight in the objective
-    point_fit: np.ndarray  #: (T,) fit of each point
     seg_start: np.ndarray  #: (S,)
     seg_l1: np.ndarray  #: (S,) centred ln x1 of each segment
     seg_fit: np.ndarray  #: (S,)
@@ -61,6 +60,14 @@ class Flat:
     @property
     def n_fits(self) -> int:
         return len(self.ref1)
+
+    def per_point(self, values: np.ndarray) -> np.ndarray:
+        """Per-fit values (..., K) repeated for each of the fit's points (..., T).
+
+        Points are grouped by fit, so this is a repeat, far cheaper than indexing.
+        """
+        counts = np.diff(np.append(self.fit_start, len(self.y)))
+        return np.repeat(values, counts, axis=-1)
 
     @property
     def point_l1(self) -> np.ndarray:
@@ -125,7 +132,6 @@ class Flat:
             l2=self.l2[pt_idx],
             y=self.y[pt_idx],
             w=self.w[pt_idx],
-            point_fit=np.repeat(np.arange(len(fits)), n_pts),
             seg_start=fit_start[seg_fit] + offset_in_fit,
             seg_l1=self.seg_l1[seg_idx],
             seg_fit=seg_fit,
@@ -173,7 +179,7 @@ def flatten(batch: Batch, x1: str, x2: str, merge: bool = False) -> Flat:
     ref1 /= tot
     ref2 /= tot
     ymean /= tot
-    y = py - ymean[fit]
+    y = py - np.repeat(ymean, batch.n_points)  # (points are grouped by fit)
     new_size = batch.first_of_value(x1)
     seg_yy = np.add.reduceat(w * y * y, np.flatnonzero(new_size))
     wl = w * py  # (the shared view's losses: not centred)
@@ -199,10 +205,9 @@ def flatten(batch: Batch, x1: str, x2: str, merge: bool = False) -> Flat:
             losses=sparse.csr_matrix((wl, row, pointers), shape=shape),
         )
     return Flat(
-        l2=plb - ref2[fit],
+        l2=plb - np.repeat(ref2, np.diff(np.append(fit_start, len(w)))),
         y=y,
         w=w,
-        point_fit=fit,
         seg_start=seg_start,
         seg_l1=la[row[seg_start]] - ref1[seg_fit],
         seg_fit=seg_fit,

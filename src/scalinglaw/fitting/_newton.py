@@ -50,21 +50,20 @@ def _model(flat: Flat, spec: Spec, z: np.ndarray, need: str) -> dict[str, np.nda
 
     Held coefficients are recomputed from their public value at the current exponents.
     """
-    fit = flat.point_fit
     alpha, beta = z[:, 2], z[:, 4]
     scale = spec.scales(flat.ref1, flat.ref2, alpha, beta)
     held_val = spec.c_value * scale
     c = np.where(np.array(spec.held), held_val, z[:, [0, 1, 3]])
     l1 = flat.point_l1
-    u = np.exp(-alpha[fit] * l1)
-    v = np.exp(-beta[fit] * flat.l2)
-    c0, c1, c2 = c[fit, 0], c[fit, 1], c[fit, 2]
+    u = np.exp(-flat.per_point(alpha) * l1)
+    v = np.exp(-flat.per_point(beta) * flat.l2)
+    c0, c1, c2 = flat.per_point(c.T)
     pred = c0 + c1 * u + c2 * v
     out = {"pred": pred, "c": c}
     if need == "value":
         return out
-    e1 = l1 + (flat.ref1[fit] if spec.held[1] else 0.0)
-    e2 = flat.l2 + (flat.ref2[fit] if spec.held[2] else 0.0)
+    e1 = l1 + (flat.per_point(flat.ref1) if spec.held[1] else 0.0)
+    e2 = flat.l2 + (flat.per_point(flat.ref2) if spec.held[2] else 0.0)
     out["grad"] = np.stack([np.ones_like(u), u, -c1 * e1 * u, v, -c2 * e2 * v])  # (5, T)
     out["curv"] = {(1, 2): -e1 * u, (2, 2): c1 * e1 * e1 * u, (3, 4): -e2 * v, (4, 4): c2 * e2 * e2 * v}
     return out
@@ -78,7 +77,7 @@ def _objective(flat: Flat, obj: Objective, y: np.ndarray, pred: np.ndarray) -> n
 
 def value(flat: Flat, spec: Spec, obj: Objective, z: np.ndarray) -> np.ndarray:
     """The objective of each job at ``z`` (J, 5)."""
-    return _objective(flat, obj, flat.y + flat.ymean[flat.point_fit], _model(flat, spec, z, "value")["pred"])
+    return _objective(flat, obj, flat.y + flat.per_point(flat.ymean), _model(flat, spec, z, "value")["pred"])
 
 
 def polish(
@@ -88,7 +87,7 @@ def polish(
 
     ``flat.y`` is centred; the loss itself is ``flat.y + ymean``. ``flat.w`` are the data weights.
     """
-    y = flat.y + flat.ymean[flat.point_fit]
+    y = flat.y + flat.per_point(flat.ymean)
     free = np.array([not spec.held[0], not spec.held[1], spec.e_free[0], not spec.held[2], spec.e_free[1]])
     # internal bounds of each variable (coefficient bounds move with the exponents; refreshed each step)
     z = z0.copy()

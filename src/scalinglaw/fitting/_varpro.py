@@ -342,7 +342,7 @@ class _State:
 def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.ndarray) -> _State:
     """Solve the inner problem at per-job exponents ``theta`` (J, 2); keep what the Jacobian needs."""
     alpha, beta = theta[:, 0], theta[:, 1]
-    v = (-beta)[flat.point_fit]
+    v = flat.per_point(-beta)
     np.exp(np.multiply(v, flat.l2, out=v), out=v)
     s = _point_sums(flat, v, derivatives=True)
     u = np.exp(-alpha[flat.seg_fit] * flat.seg_l1)
@@ -716,7 +716,7 @@ def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
     its start with the lowest exact objective; a fit whose polish does not converge (a near-L1 valley
     can outlast the step cap) is polished again from its other starts, and keeps the best.
     """
-    y = flat.y + flat.ymean[flat.point_fit]
+    y = flat.y + flat.per_point(flat.ymean)
     starts = [_surrogate_starts(flat.with_weights(flat.w / y**2), spec), _surrogate_starts(flat, spec)]
     owners = np.concatenate([o for o, _ in starts])
     if owners.size == 0:
