@@ -83,6 +83,16 @@ def test_too_few_points_is_a_status_not_an_exception(runs):
     assert np.isnan(fits[1].params["alpha"])
 
 
+def test_subsets_without_a_point_are_a_status_not_an_exception(runs):
+    # (a protocol cell whose mask selects nothing; a batch of such cells has no points at all)
+    empty = np.zeros(len(runs), bool)
+    fits = sl.fit_many(runs, subsets=[empty, empty])
+    assert [f.status for f in fits] == ["too_few_points", "too_few_points"]
+    assert [f.n_points for f in fits] == [0, 0]
+    mixed = sl.fit_many(runs, subsets=[empty, ~empty])
+    assert [f.status for f in mixed] == ["too_few_points", "ok"]
+
+
 def test_zero_weight_points_do_not_count(runs):
     weighted = runs.assign(weight=np.where(runs.index < 40, 0.0, 1.0))
     fit = sl.fit(weighted)

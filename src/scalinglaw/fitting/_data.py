@@ -116,7 +116,9 @@ class Batch:
         distinct values (the separable solver's segments, one per model size).
         """
         values = self.column(name)
-        return np.r_[True, (self.fit[1:] != self.fit[:-1]) | (values[1:] != values[:-1])]
+        first = np.ones(len(values), bool)  # (empty without points)
+        first[1:] = (self.fit[1:] != self.fit[:-1]) | (values[1:] != values[:-1])
+        return first
 
     def only(self, fits: np.ndarray) -> Batch:
         """The fits listed (increasing), renumbered from 0; this very batch when that is all of them."""
