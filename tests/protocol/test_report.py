@@ -79,3 +79,14 @@ def test_cli_reproduce_rejects_an_unknown_figure_set(tmp_path, capsys):
     code = main(["reproduce", "--out", str(tmp_path), "--figures", "some"])
     assert code == 2
     assert "use 'paper' or 'none'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_reproduce_runs_every_experiment_on_every_family(tmp_path, sources_root, capsys):
+    # the Quick start's main job, end to end (without figures): some cells of some families select no
+    # point at all, which must come back as a status, not stop the run
+    code = main(["reproduce", "--out", str(tmp_path), "--figures", "none", "--sources", str(sources_root)])
+    assert code == 0, capsys.readouterr().err
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["fits"] > 6_000
+    assert (tmp_path / "report.md").exists()
