@@ -522,6 +522,7 @@ def _polish(
     ids = np.flatnonzero(np.isfinite(st.f))
     sub, sub_const, cur = _gather(flat, const, st, ids)
     radius, floor = radius0[ids], floor_all[ids]
+    start_radius = radius.copy()
     live = np.ones(len(ids), bool)
     for _ in range(MAX_ITER):
         if not live.any():
@@ -535,6 +536,13 @@ def _polish(
         clipped = np.clip(target, spec.e_lo, spec.e_hi)
         full_step = clipped - cur.theta
         edge = _to_face_edge(sub, spec, cur, dc, full_step)
+        # A step that, to first order, takes a coefficient of the inner solution across its bound ends
+        # just past the crossing: the profile has a kink there that the quadratic model does not see (it
+        # is the previous face's), and a full step across it mostly fails.
+        cap = np.where(edge < 1.0, np.clip(edge * (1 + EDGE_MARGIN), EDGE_MIN, 1.0), 1.0)
+        delta = delta * cap[:, None]
+        full_step = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi) - cur.theta
+        edge = np.where(edge < 1.0, edge / cap, edge)
         # Where the step is the exact model's Newton step and stays on its face (no bound, no kink), the
         # decrease the model predicts for it (g'delta) is what is left to gain: below the gain tolerance,
         # the bottom is reached without evaluating the step.
@@ -551,6 +559,7 @@ def _polish(
             keep = np.flatnonzero(live)
             sub, sub_const, cur = _gather(sub, sub_const, cur, keep)
             ids, radius, floor, live = ids[keep], radius[keep], floor[keep], live[keep]
+            start_radius = start_radius[keep]
             delta, full_step, edge = delta[keep], full_step[keep], edge[keep]
         trial, shortest_scale, chosen, full = _trial(sub, spec, sub_const, cur, delta)
         moved = np.abs(trial.theta - cur.theta).max(axis=1)
@@ -573,6 +582,10 @@ def _polish(
             np.clip(edge * (1 + EDGE_MARGIN), EDGE_MIN, 0.5) * np.abs(full_step).max(axis=1),
             0.25 * shortest.max(axis=1),
         )
+        # An accepted step onto another face of the inner solution starts a new smooth piece of the
+        # profile: the radius the kink taught no longer applies there.
+        new_face = better & (trial.interior != prev.interior).any(axis=1)
+        grown = np.where(new_face, np.maximum(grown, start_radius), grown)
         radius = np.where(live, np.where(better, grown, shrunk), radius)
         tol = STEP_TOL * (1.0 + np.abs(prev.theta).max(axis=1))
         scale = np.abs(trial.f) + floor / GAIN_TOL
