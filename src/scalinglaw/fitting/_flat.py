@@ -69,10 +69,14 @@ class Flat:
         counts = np.diff(np.append(self.fit_start, len(self.y)))
         return np.repeat(values, counts, axis=-1)
 
+    def seg_to_point(self, values: np.ndarray) -> np.ndarray:
+        """Per-segment values (..., S) repeated for each of the segment's points (..., T)."""
+        return np.repeat(values, np.diff(np.append(self.seg_start, len(self.y))), axis=-1)
+
     @property
     def point_l1(self) -> np.ndarray:
         """(T,) centred ln x1 of each point."""
-        return np.repeat(self.seg_l1, np.diff(np.append(self.seg_start, len(self.y))))
+        return self.seg_to_point(self.seg_l1)
 
     def seg_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum per segment along the last axis: (..., T) -> (..., S)."""

@@ -42,7 +42,8 @@ CRAWL_GAIN = 1e-6
 _COEFFICIENT = np.array([False, True, False, True, False])
 _DIAGONAL = np.arange(5)
 #: Position of each upper-triangle entry (i, k) of a 5x5 matrix in np.triu_indices(5) order.
-_UPPER = {(int(i), int(k)): n for n, (i, k) in enumerate(zip(*np.triu_indices(5), strict=True))}
+_IU, _KU = np.triu_indices(5)
+_UPPER = {(int(i), int(k)): n for n, (i, k) in enumerate(zip(_IU, _KU, strict=True))}
 
 
 def _model(flat: Flat, spec: Spec, z: np.ndarray, need: str) -> dict[str, np.ndarray]:
@@ -55,7 +56,7 @@ def _model(flat: Flat, spec: Spec, z: np.ndarray, need: str) -> dict[str, np.nda
     held_val = spec.c_value * scale
     c = np.where(np.array(spec.held), held_val, z[:, [0, 1, 3]])
     l1 = flat.point_l1
-    u = np.exp(-flat.per_point(alpha) * l1)
+    u = flat.seg_to_point(np.exp(-alpha[flat.seg_fit] * flat.seg_l1))  # (once per model size, not per point)
     v = np.exp(-flat.per_point(beta) * flat.l2)
     c0, c1, c2 = flat.per_point(c.T)
     pred = c0 + c1 * u + c2 * v
@@ -69,15 +70,17 @@ def _model(flat: Flat, spec: Spec, z: np.ndarray, need: str) -> dict[str, np.nda
     return out
 
 
-def _objective(flat: Flat, obj: Objective, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    r = obj.residual(pred, y)
+def _objective(flat: Flat, obj: Objective, scaled_loss: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Each job's objective; ``scaled_loss``: the losses on the residuals' scale (:meth:`Objective.scale`)."""
+    r = obj.scale(pred) - scaled_loss
     rho = np.where(np.isfinite(r), obj.rho(np.where(np.isfinite(r), r, 0.0)), np.inf)
     return flat.fit_sum(flat.w * rho)
 
 
 def value(flat: Flat, spec: Spec, obj: Objective, z: np.ndarray) -> np.ndarray:
     """The objective of each job at ``z`` (J, 5)."""
-    return _objective(flat, obj, flat.y + flat.per_point(flat.ymean), _model(flat, spec, z, "value")["pred"])
+    loss = flat.y + flat.per_point(flat.ymean)
+    return _objective(flat, obj, obj.scale(loss), _model(flat, spec, z, "value")["pred"])
 
 
 def polish(
@@ -87,11 +90,11 @@ def polish(
 
     ``flat.y`` is centred; the loss itself is ``flat.y + ymean``. ``flat.w`` are the data weights.
     """
-    y = flat.y + flat.per_point(flat.ymean)
+    sy = obj.scale(flat.y + flat.per_point(flat.ymean))  # (the losses' logs, taken once)
     free = np.array([not spec.held[0], not spec.held[1], spec.e_free[0], not spec.held[2], spec.e_free[1]])
     # internal bounds of each variable (coefficient bounds move with the exponents; refreshed each step)
     z = z0.copy()
-    f = _objective(flat, obj, y, _model(flat, spec, z, "value")["pred"])
+    f = _objective(flat, obj, sy, _model(flat, spec, z, "value")["pred"])
     lam = np.full(len(z), 1e-4)
     nu = np.full(len(z), 2.0)
     active = np.isfinite(f)
@@ -103,24 +106,26 @@ def polish(
         if jobs.size == 0:
             break
         sub = flat.restrict(jobs)
-        ys = y if sub is flat else y[flat.points_of(jobs)]
+        ys = sy if sub is flat else sy[flat.points_of(jobs)]
         zj = z[jobs]
         m = _model(sub, spec, zj, "derivatives")
-        r = obj.residual(m["pred"], ys)
+        r = obj.scale(m["pred"]) - ys
         w = sub.w
         psi, dpsi = obj.psi(r), obj.psi_prime(r)
         grad_pred = m["grad"] / m["pred"]  # d ln L_hat / dz
         g = sub.fit_sum(w * psi * grad_pred).T  # (J, 5)
         # Hessian: sum w [(psi' - psi) grad grad' + psi curvature] / L_hat^2 terms, upper triangle at once
-        iu, ku = np.triu_indices(5)
-        terms = (w * (dpsi - psi)) * grad_pred[iu] * grad_pred[ku]
+        weighted = (w * (dpsi - psi)) * grad_pred
+        terms = np.empty((len(_UPPER), len(w)))
+        for (i, k), n in _UPPER.items():  # (row by row: fancy-indexing the pairs copies 15 rows twice)
+            np.multiply(weighted[i], grad_pred[k], out=terms[n])
         wpsi = w * psi / m["pred"]
         for (i, k), curv in m["curv"].items():
             terms[_UPPER[(i, k)]] += wpsi * curv
         upper = sub.fit_sum(terms)  # (15, J)
         H = np.empty((len(jobs), 5, 5))
-        H[:, iu, ku] = upper.T
-        H[:, ku, iu] = upper.T
+        H[:, _IU, _KU] = upper.T
+        H[:, _KU, _IU] = upper.T
         lo, hi = _bounds(sub, spec, zj)
         # variables on a bound and pushed outwards stay there for this step
         move = free[None, :] & ~(((zj <= lo) & (g > 0)) | ((zj >= hi) & (g < 0)))

@@ -31,10 +31,16 @@ class Objective:
     log_space: bool  #: residuals are ln L_hat - ln L (else L_hat - L)
     delta: float | None  #: Huber threshold; None for squared error
 
+    def scale(self, x: np.ndarray) -> np.ndarray:
+        """Losses (or predictions) on the scale residuals are taken on: ln x, or x itself."""
+        if not self.log_space:
+            return x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
     def residual(self, pred: np.ndarray, loss: np.ndarray) -> np.ndarray:
         """Residual of each point (same shape as ``pred``)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(pred) - np.log(loss) if self.log_space else pred - loss
+        return self.scale(pred) - self.scale(loss)
 
     def rho(self, r: np.ndarray) -> np.ndarray:
         """Per-point loss of residuals ``r``."""
