@@ -69,6 +69,11 @@ class Flat:
         counts = np.diff(np.append(self.fit_start, len(self.y)))
         return np.repeat(values, counts, axis=-1)
 
+    @property
+    def loss(self) -> np.ndarray:
+        """(T,) the loss itself: ``y`` plus its fit's mean."""
+        return self.y + self.per_point(self.ymean)
+
     def seg_to_point(self, values: np.ndarray) -> np.ndarray:
         """Per-segment values (..., S) repeated for each of the segment's points (..., T)."""
         return np.repeat(values, np.diff(np.append(self.seg_start, len(self.y))), axis=-1)

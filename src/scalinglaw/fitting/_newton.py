@@ -79,8 +79,7 @@ def _objective(flat: Flat, obj: Objective, scaled_loss: np.ndarray, pred: np.nda
 
 def value(flat: Flat, spec: Spec, obj: Objective, z: np.ndarray) -> np.ndarray:
     """The objective of each job at ``z`` (J, 5)."""
-    loss = flat.y + flat.per_point(flat.ymean)
-    return _objective(flat, obj, obj.scale(loss), _model(flat, spec, z, "value")["pred"])
+    return _objective(flat, obj, obj.scale(flat.loss), _model(flat, spec, z, "value")["pred"])
 
 
 def polish(
@@ -88,9 +87,9 @@ def polish(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimise the objective from starts ``z0`` (J, 5); returns (z, value, converged).
 
-    ``flat.y`` is centred; the loss itself is ``flat.y + ymean``. ``flat.w`` are the data weights.
+    ``flat.y`` is centred; the loss itself is ``flat.loss``. ``flat.w`` are the data weights.
     """
-    sy = obj.scale(flat.y + flat.per_point(flat.ymean))  # (the losses' logs, taken once)
+    sy = obj.scale(flat.loss)  # (the losses' logs, taken once)
     free = np.array([not spec.held[0], not spec.held[1], spec.e_free[0], not spec.held[2], spec.e_free[1]])
     # internal bounds of each variable (coefficient bounds move with the exponents; refreshed each step)
     z = z0.copy()

@@ -732,8 +732,8 @@ def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
     hold the lower optimum: by up to 0.2 % on Pythia fits); a fit whose polish does not converge (a
     near-L1 valley can outlast the step cap) is polished again from its other starts, and keeps the best.
     """
-    y = flat.y + flat.per_point(flat.ymean)
-    starts = [_surrogate_starts(flat.with_weights(flat.w / y**2), spec), _surrogate_starts(flat, spec)]
+    log_surrogate = flat.with_weights(flat.w / flat.loss**2)
+    starts = [_surrogate_starts(log_surrogate, spec), _surrogate_starts(flat, spec)]
     owners = np.concatenate([o for o, _ in starts])
     if owners.size == 0:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))

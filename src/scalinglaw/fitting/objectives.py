@@ -40,7 +40,8 @@ class Objective:
 
     def residual(self, pred: np.ndarray, loss: np.ndarray) -> np.ndarray:
         """Residual of each point (same shape as ``pred``)."""
-        return self.scale(pred) - self.scale(loss)
+        with np.errstate(invalid="ignore"):  # (inf - inf where both are out of the log's domain)
+            return self.scale(pred) - self.scale(loss)
 
     def rho(self, r: np.ndarray) -> np.ndarray:
         """Per-point loss of residuals ``r``."""
