@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scalinglaw.fitting import _newton
+from scalinglaw.fitting.objectives import get_objective
 
 
 def _positive_definite_in_rounding_only() -> np.ndarray:
@@ -42,3 +45,18 @@ def test_damped_newton_solves_a_well_posed_system():
     np.testing.assert_allclose(
         step[1, keep], np.linalg.solve(H[1][np.ix_(keep, keep)], -g[1, keep]), rtol=1e-10
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    r=st.floats(-0.1, 0.1, allow_nan=False),
+    s=st.floats(-0.1, 0.1, allow_nan=False),
+    objective=st.sampled_from(["huber_log", "lsq"]),
+)
+def test_psi_over_r_is_the_curvature_of_a_majorizer(r, s, objective):
+    """The parabola rho(r) + psi_over_r(r) (s^2 - r^2) / 2 touches rho at r and lies above it everywhere:
+    a step that lowers it lowers the objective (what the stalled Huber polish relies on)."""
+    obj = get_objective(objective)
+    rho = lambda x: float(obj.rho(np.array([x]))[0])  # noqa: E731
+    k = float(obj.psi_over_r(np.array([r]))[0])
+    assert rho(s) <= rho(r) + 0.5 * k * (s * s - r * r) + 1e-15

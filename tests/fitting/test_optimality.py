@@ -35,6 +35,19 @@ CASES = [
     ("gpt2-oscar-14", 2, 0.5, 4, "lsq", None),
     # the Huber optimum lies in the basin of the second-best start (the best one alone misses it by 0.09 %)
     ("pythia-v0", 6, 0.9, 2, "huber_log", None),
+    # one model size, most log residuals past delta: exact Newton steps stalled 1.8 % above the optimum
+    ("pythia-baseline-deduped", 2, 0.9, 1, "huber_log", None),
+    # Known gap: the Huber objective of these 11 points (one an outlier) has local minima along beta that
+    # neither surrogate's basins lead past; the engine stops 0.4 % above the reference's optimum.
+    pytest.param(
+        "overtrain-c4",
+        32,
+        0.8,
+        1,
+        "huber_log",
+        BORROWED,
+        marks=pytest.mark.xfail(strict=True, reason="a Huber basin the surrogates miss (0.4 % higher)"),
+    ),
 ]
 
 

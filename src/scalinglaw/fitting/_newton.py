@@ -8,7 +8,9 @@ that sit on a bound and are pushed outwards, then projecting. With delta = 1e-3 
 Huber's linear zone, where only the curvature of ln L_hat contributes; the exact Hessian keeps the
 convergence fast there, where a Gauss-Newton (IRLS) matrix would crawl. A job whose steps crawl
 anyway, along a valley that is curved in its coordinates, switches the coefficients A and B to log
-coordinates, in which the valleys of a term that makes up for its exponent's change are straight.
+coordinates, in which the valleys of a term that makes up for its exponent's change are straight. A job
+whose exact steps all fail (few points inside +-delta to give the curvature) goes on with the IRLS
+matrix, the Hessian of Huber's quadratic majorizer (positive semi-definite: damped steps go downhill).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 #: the quadratic model. Only the jobs still running pay for them.
 GAIN_TOL = 1e-14
 MAX_ITER = 1000
+#: Initial Levenberg-Marquardt damping (relative to the Hessian's diagonal).
+LAMBDA0 = 1e-4
 #: A job crawls when CRAWL_STEPS accepted steps gain less than CRAWL_GAIN each on average (relative):
 #: Newton steps that converge gain orders of magnitude more each, until they stop. A crawling job switches
 #: its coefficients' coordinates (linear <-> log) and carries on. (Averaged, not step by step: in a valley
@@ -36,6 +40,11 @@ MAX_ITER = 1000
 #: synthetic families.)
 CRAWL_STEPS = 10
 CRAWL_GAIN = 1e-6
+#: A job whose steps stop only because the damping grew past STALL (the exact Hessian misjudges every
+#: step: with most residuals in Huber's linear zone and few points, its curvature is that of the few
+#: points inside +-delta, and a step moves points across) carries on with the Hessian of Huber's
+#: quadratic majorizer (IRLS weights psi(r) / r), which bounds the objective from above along the step.
+STALL = 1e6
 
 
 #: The variables (E, c1, alpha, c2, beta) that step in log coordinates where they can.
@@ -94,40 +103,36 @@ def polish(
     # internal bounds of each variable (coefficient bounds move with the exponents; refreshed each step)
     z = z0.copy()
     f = _objective(flat, obj, sy, _model(flat, spec, z, "value")["pred"])
-    lam = np.full(len(z), 1e-4)
+    lam = np.full(len(z), LAMBDA0)
     nu = np.full(len(z), 2.0)
     active = np.isfinite(f)
     converged = np.zeros(len(z), bool)
     in_log = np.zeros(len(z), bool)
     steps, gained = np.zeros(len(z), int), np.zeros(len(z))  # accepted steps since the last crawl check
+    majorize = np.zeros(len(z), bool)  # steps use the majorizer's Hessian (see STALL)
+    g, H = np.zeros((len(z), 5)), np.zeros((len(z), 5, 5))
+    # g, H are computed again only for jobs that moved: a failed step leaves them as they were, and most
+    # steps fail while a near-L1 job settles (points cross +-delta), so this is most of the work saved
+    stale = np.ones(len(z), bool)
     for _ in range(MAX_ITER):
         jobs = np.flatnonzero(active)
         if jobs.size == 0:
             break
         sub = flat.restrict(jobs)
         ys = sy if sub is flat else sy[flat.points_of(jobs)]
-        zj = z[jobs]
-        m = _model(sub, spec, zj, "derivatives")
-        r = obj.scale(m["pred"]) - ys
-        w = sub.w
-        psi, dpsi = obj.psi(r), obj.psi_prime(r)
-        grad_pred = m["grad"] / m["pred"]  # d ln L_hat / dz
-        g = sub.fit_sum(w * psi * grad_pred).T  # (J, 5)
-        # Hessian: sum w [(psi' - psi) grad grad' + psi curvature] / L_hat^2 terms, upper triangle at once
-        weighted = (w * (dpsi - psi)) * grad_pred
-        terms = np.empty((len(_UPPER), len(w)))
-        for (i, k), n in _UPPER.items():  # (row by row: fancy-indexing the pairs copies 15 rows twice)
-            np.multiply(weighted[i], grad_pred[k], out=terms[n])
-        wpsi = w * psi / m["pred"]
-        for (i, k), curv in m["curv"].items():
-            terms[_UPPER[(i, k)]] += wpsi * curv
-        upper = sub.fit_sum(terms)  # (15, J)
-        H = np.empty((len(jobs), 5, 5))
-        H[:, _IU, _KU] = upper.T
-        H[:, _KU, _IU] = upper.T
+        moved = stale[jobs]
+        if moved.all():
+            g[jobs], H[jobs] = _derivatives(sub, spec, obj, ys, z[jobs], majorize[jobs])
+        elif moved.any():
+            some = jobs[moved]
+            g[some], H[some] = _derivatives(
+                flat.restrict(some), spec, obj, sy[flat.points_of(some)], z[some], majorize[some]
+            )
+        stale[jobs] = False
+        zj, gj = z[jobs], g[jobs]
         lo, hi = _bounds(sub, spec, zj)
         # variables on a bound and pushed outwards stay there for this step
-        move = free[None, :] & ~(((zj <= lo) & (g > 0)) | ((zj >= hi) & (g < 0)))
+        move = free[None, :] & ~(((zj <= lo) & (gj > 0)) | ((zj >= hi) & (gj < 0)))
         # Steps are taken in the variables themselves or, once a job crawls, with the coefficients A and B
         # (above a lower bound >= 0) in log coordinates, and back again if it crawls there too. Where a
         # coefficient makes up for its exponent's change (c e^(-beta l) held where the term matters: a
@@ -135,7 +140,7 @@ def polish(
         # (ln c, beta) and curved in (c, beta); where a term trades with the constant (beta near 0), it is
         # the other way round.
         logc = move & _COEFFICIENT & (zj > 0) & (lo >= 0) & in_log[jobs][:, None]
-        trial, predicted = _step(H, g, zj, lo, hi, lam[jobs], move, logc)
+        trial, predicted = _step(H[jobs], gj, zj, lo, hi, lam[jobs], move, logc)
         step = trial - zj
         f_trial = _objective(sub, obj, ys, _model(sub, spec, trial, "value")["pred"])
         better = f_trial < f[jobs]
@@ -149,6 +154,7 @@ def polish(
         nu[jobs] = np.where(better, 2.0, 2.0 * nu[jobs])
         acc = jobs[better]
         z[acc], f[acc] = trial[better], f_trial[better]
+        stale[acc] = True
         # every CRAWL_STEPS accepted steps, a job that gained less than CRAWL_GAIN a step on the whole crawls
         steps[acc] += 1
         gained[acc] += gain[better]
@@ -158,9 +164,45 @@ def polish(
         steps[due], gained[due] = 0, 0.0
         tiny = np.abs(step).max(axis=1) <= 1e-13 * (1.0 + np.abs(zj).max(axis=1))
         finished = (better & (gain <= GAIN_TOL)) | tiny | (lam[jobs] > 1e14)
+        stalled = jobs[finished & (lam[jobs] > STALL) & ~majorize[jobs]]
+        majorize[stalled], stale[stalled], lam[stalled], nu[stalled] = True, True, LAMBDA0, 2.0
+        finished &= ~np.isin(jobs, stalled)
         converged[jobs[finished]] = True
         active[jobs[finished]] = False
     return z, f, converged
+
+
+def _derivatives(
+    flat: Flat, spec: Spec, obj: Objective, sy: np.ndarray, z: np.ndarray, majorize: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient (J, 5) and Hessian (J, 5, 5) of every job's objective at ``z`` (J, 5), or for the jobs
+    marked ``majorize`` the Gauss-Newton Hessian of Huber's majorizer; ``sy``: the losses on the
+    residuals' scale."""
+    m = _model(flat, spec, z, "derivatives")
+    r = obj.scale(m["pred"]) - sy
+    w = flat.w
+    psi, dpsi = obj.psi(r), obj.psi_prime(r)
+    grad_pred = m["grad"] / m["pred"]  # d ln L_hat / dz
+    g = flat.fit_sum(w * psi * grad_pred).T
+    # Hessian: sum w [(psi' - psi) grad grad' + psi curvature / L_hat] (grad = d ln L_hat / dz), upper
+    # triangle at once; the majorizer's: sum w (psi / r) grad grad'
+    outer = dpsi - psi
+    wpsi = w * psi / m["pred"]
+    if majorize.any():
+        mj = flat.per_point(majorize)
+        outer = np.where(mj, obj.psi_over_r(r), outer)
+        wpsi[mj] = 0.0
+    weighted = (w * outer) * grad_pred
+    terms = np.empty((len(_UPPER), len(w)))
+    for (i, k), n in _UPPER.items():  # (row by row: fancy-indexing the pairs copies 15 rows twice)
+        np.multiply(weighted[i], grad_pred[k], out=terms[n])
+    for (i, k), curv in m["curv"].items():
+        terms[_UPPER[(i, k)]] += wpsi * curv
+    upper = flat.fit_sum(terms)  # (15, J)
+    H = np.empty((len(z), 5, 5))
+    H[:, _IU, _KU] = upper.T
+    H[:, _KU, _IU] = upper.T
+    return g, H
 
 
 def _step(

@@ -60,6 +60,13 @@ class Objective:
             return np.full_like(r, 2.0)
         return (np.abs(r) <= self.delta).astype(float)
 
+    def psi_over_r(self, r: np.ndarray) -> np.ndarray:
+        """:meth:`psi` / r: the curvature of the parabola through 0 that touches :meth:`rho` at ``r``
+        from above (for Huber; the weights of iteratively reweighted least squares)."""
+        if self.delta is None:
+            return np.full_like(r, 2.0)
+        return self.delta / np.maximum(np.abs(r), self.delta)
+
     def value(self, pred: np.ndarray, loss: np.ndarray, weight: np.ndarray) -> float:
         """The objective: weighted sum of :meth:`rho` over points (inf if a prediction is invalid)."""
         r = self.residual(pred, loss)
