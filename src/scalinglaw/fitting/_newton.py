@@ -164,9 +164,10 @@ def polish(
         steps[due], gained[due] = 0, 0.0
         tiny = np.abs(step).max(axis=1) <= 1e-13 * (1.0 + np.abs(zj).max(axis=1))
         finished = (better & (gain <= GAIN_TOL)) | tiny | (lam[jobs] > 1e14)
-        stalled = jobs[finished & (lam[jobs] > STALL) & ~majorize[jobs]]
+        stalls = finished & (lam[jobs] > STALL) & ~majorize[jobs]
+        stalled = jobs[stalls]
         majorize[stalled], stale[stalled], lam[stalled], nu[stalled] = True, True, LAMBDA0, 2.0
-        finished &= ~np.isin(jobs, stalled)
+        finished &= ~stalls
         converged[jobs[finished]] = True
         active[jobs[finished]] = False
     return z, f, converged
