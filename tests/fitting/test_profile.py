@@ -51,3 +51,44 @@ def test_gradient_and_hessian_match_differences_of_the_profile(seed, noise, held
     if (np.diag(curvature) > 1e-3 * scale).all():
         assert exact[0], "where the profile curves upwards along both exponents, H is its exact Hessian"
         np.testing.assert_allclose(2 * H[0], curvature, rtol=0, atol=1e-4 * scale)
+
+
+def _distinct_starts_one_by_one(owners, z0, f0):
+    """The rule written out start by start: in order of (fit, objective), keep a start unless it is
+    within 1e-7 (relative, every variable) of one its fit kept before."""
+    keep = []
+    for j in np.lexsort((np.arange(len(owners)), f0, owners)):
+        if not any(owners[i] == owners[j] and np.allclose(z0[i], z0[j], rtol=1e-7, atol=0) for i in keep):
+            keep.append(j)
+    return np.array(keep, dtype=np.int64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    owners=st.lists(st.integers(0, 2), min_size=1, max_size=14),
+    seed=st.integers(0, 2**31),
+    twins=st.integers(0, 6),
+)
+def test_distinct_starts_drop_each_fits_near_duplicates(owners, seed, twins):
+    rng = np.random.default_rng(seed)
+    owners = np.array(owners)
+    z0 = rng.normal(size=(len(owners), 5))
+    f0 = rng.choice([1.0, 2.0, 3.0], size=len(owners))  # ties in the objective too
+    for _ in range(twins):  # starts within (or just past) the tolerance of the one before: chains form
+        j = rng.integers(1, len(owners)) if len(owners) > 1 else 0
+        z0[j] = z0[j - 1] * (1 + rng.choice([0.0, 6e-8, 5e-7]))
+    kept = _distinct_starts_one_by_one(owners, z0, f0)
+    got_owners, got_z, promising = _varpro._distinct_starts(owners, z0, f0)
+    np.testing.assert_array_equal(got_owners, owners[kept])
+    np.testing.assert_array_equal(got_z, z0[kept])
+    best = {k: f0[kept][owners[kept] == k].min() for k in set(owners[kept].tolist())}
+    expected = f0[kept] <= np.array([best[k] * (1 + _varpro.CANDIDATE_SPREAD) for k in owners[kept]])
+    np.testing.assert_array_equal(promising, expected)
+
+
+def test_a_start_close_only_to_a_dropped_start_is_kept():
+    z = np.ones((3, 5))
+    z[1] *= 1 + 6e-8  # close to start 0: dropped
+    z[2] *= 1 + 1.2e-7  # close to start 1 only, which is gone: kept
+    _, kept, _ = _varpro._distinct_starts(np.zeros(3, np.int64), z, np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(kept, z[[0, 2]])
