@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scalinglaw as sl
-from scalinglaw.fitting import _varpro
+from scalinglaw.fitting import _newton, _varpro
 from scalinglaw.fitting._data import Batch, as_problem
 from scalinglaw.fitting._flat import flatten
+from scalinglaw.fitting.objectives import get_objective
 
 STENCIL = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1]])
 
@@ -92,3 +93,51 @@ def test_a_start_close_only_to_a_dropped_start_is_kept():
     z[2] *= 1 + 1.2e-7  # close to start 1 only, which is gone: kept
     _, kept, _ = _varpro._distinct_starts(np.zeros(3, np.int64), z, np.array([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(kept, z[[0, 2]])
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), sizes=st.sampled_from([[1, 2], [2, 1, 3]]))
+def test_exact_grid_starts_are_grid_minima_of_the_huber_objective(seed, sizes):
+    """Each start is a grid cell (the surrogate's inner solution there) whose Huber objective is the one
+    reported and below the bar; each fit's first is its grid's lowest local minimum (the others are
+    minima of the screen's score, which also counts the dips parabolas show between grid lines)."""
+    rng = np.random.default_rng(seed)
+    tables = []
+    for n_sizes in sizes:  # few points, one of them an outlier
+        runs = sl.simulate.family(seed=int(rng.integers(2**31)), noise=0.01)
+        runs = runs[runs["n_params"].isin(np.unique(runs["n_params"])[:n_sizes])].iloc[::3].copy()
+        runs.iloc[int(rng.integers(len(runs))), runs.columns.get_loc("loss")] *= 1.2
+        tables.append(as_problem(runs, ("n_params", "n_tokens")))
+    flat = flatten(Batch.of_tables(tables), "n_params", "n_tokens")
+    spec = _varpro.Spec.from_law(sl.laws.chinchilla())
+    obj = get_objective("huber_log")
+    surrogate = flat.with_weights(flat.w / flat.loss**2)
+    bar = np.full(flat.n_fits, np.inf)
+    owners, z, f = _varpro._exact_grid_starts(flat, surrogate, spec, obj, below=bar)
+    assert set(owners.tolist()) == set(range(flat.n_fits))
+    np.testing.assert_array_equal(f, _newton.value(flat.take(owners), spec, obj, z))
+    ga, gb = spec.grid(0), spec.grid(1)
+    first = np.flatnonzero(np.diff(owners, prepend=-1))
+    for k, zk, fk in zip(owners[first], z[first], f[first], strict=True):
+        a, b = np.flatnonzero(ga == zk[2])[0], np.flatnonzero(gb == zk[4])[0]
+        neighbours = [
+            (i, j)
+            for i in range(max(a - 1, 0), min(a + 2, len(ga)))
+            for j in range(max(b - 1, 0), min(b + 2, len(gb)))
+        ]
+        cells = np.array([[ga[i], gb[j]] for i, j in neighbours])
+        one = np.zeros(len(cells), np.int64)
+        inner = _varpro._evaluate(
+            surrogate.take(one + k),
+            spec,
+            _varpro._of_fits(_varpro._constant_sums(surrogate), surrogate, one + k),
+            cells,
+        )
+        zn = np.column_stack(
+            [inner.c[:, 0] + flat.ymean[k], inner.c[:, 1], cells[:, 0], inner.c[:, 2], cells[:, 1]]
+        )
+        assert fk <= _newton.value(flat.take(one + k), spec, obj, zn).min() * (1 + 1e-12)
+    # with the bar at each fit's best grid value, no start is below it
+    best = np.full(flat.n_fits, np.inf)
+    np.minimum.at(best, owners, f)
+    assert _varpro._exact_grid_starts(flat, surrogate, spec, obj, below=best)[0].size == 0
