@@ -66,8 +66,12 @@ class Flat:
 
         Points are grouped by fit, so this is a repeat, far cheaper than indexing.
         """
-        counts = np.diff(np.append(self.fit_start, len(self.y)))
-        return np.repeat(values, counts, axis=-1)
+        return np.repeat(values, self.n_points, axis=-1)
+
+    @property
+    def n_points(self) -> np.ndarray:
+        """(K,) points of each fit."""
+        return np.diff(np.append(self.fit_start, len(self.y)))
 
     @property
     def loss(self) -> np.ndarray:
@@ -133,7 +137,7 @@ class Flat:
         fits = np.asarray(fits, dtype=np.int64)
         seg_idx, pt_idx = self.segments_of(fits), self.points_of(fits)
         n_seg = np.append(self.fit_seg[1:], len(self.seg_start))[fits] - self.fit_seg[fits]
-        n_pts = np.append(self.fit_start[1:], len(self.y))[fits] - self.fit_start[fits]
+        n_pts = self.n_points[fits]
         fit_start = np.concatenate([[0], np.cumsum(n_pts)[:-1]])
         seg_fit = np.repeat(np.arange(len(fits)), n_seg)
         offset_in_fit = self.seg_start[seg_idx] - self.fit_start[self.seg_fit[seg_idx]]

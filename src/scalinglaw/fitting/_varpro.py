@@ -724,7 +724,7 @@ def _exact_grid_starts(
     """
     ga, gb = spec.grid(0), spec.grid(1)
     cells = len(ga) * len(gb)
-    n_points = np.diff(np.append(flat.fit_start, len(flat.y)))
+    n_points = flat.n_points
     small = np.flatnonzero(n_points * cells <= EXACT_GRID_POINTS)
     owners, z, f = [np.zeros(0, np.int64)], [np.zeros((0, 5))], [np.zeros(0)]
     alpha, beta = (g.ravel() for g in np.meshgrid(ga, gb, indexing="ij"))
@@ -761,9 +761,10 @@ def _distinct_starts(
     owners, z0, f0 = owners[order], z0[order], f0[order]
     # Each fit's starts side by side, (fits, m, 5), to compare every pair at once.
     group = np.flatnonzero(np.diff(owners, prepend=-1))
-    rank = np.arange(len(owners)) - np.repeat(group, np.diff(np.append(group, len(owners))))
-    m = int(rank.max()) + 1 if len(owners) else 0
-    fit_of = np.cumsum(np.diff(owners, prepend=-1) != 0) - 1
+    counts = np.diff(np.append(group, len(owners)))
+    fit_of = np.repeat(np.arange(len(group)), counts)
+    rank = np.arange(len(owners)) - group[fit_of]
+    m = int(counts.max()) if len(owners) else 0
     padded = np.full((len(group), m, 5), np.nan)
     padded[fit_of, rank] = z0
     a, b = padded[:, :, None, :], padded[:, None, :, :]
@@ -799,7 +800,7 @@ def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
     f0 = _newton.value(flat.take(owners), spec, obj, z0)
     found = np.full(flat.n_fits, np.inf)
-    np.minimum.at(found, owners, np.where(np.isnan(f0), np.inf, f0))
+    np.minimum.at(found, owners, f0)
     more_owners, more_z, more_f = _exact_grid_starts(flat, log_surrogate, spec, obj, below=found)
     owners, z0, promising = _distinct_starts(
         np.concatenate([owners, more_owners]), np.concatenate([z0, more_z]), np.concatenate([f0, more_f])
