@@ -175,17 +175,22 @@ ALL_FACES_AT_ONCE = 50_000
 
 
 @functools.lru_cache(maxsize=64)
-def _face_table(free: tuple[int, ...], faces: tuple[tuple[str, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Per face, where each coefficient is (F, 3: 0 interior, 1 lower bound or held, 2 upper bound), and
-    the identity rows (F, 3, 3) that pin the coefficients on bounds in the face's 3x3 system."""
+def _face_table(
+    free: tuple[int, ...], faces: tuple[tuple[str, ...], ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per face, where each coefficient is (F, 3: 0 interior, 1 lower bound or held, 2 upper bound); the
+    identity rows (F, 3, 3) that pin the coefficients on bounds in the face's 3x3 system; and which
+    coefficients are interior (F + 1, 3: the last row, none, for "no feasible face", index -1)."""
     at = np.zeros((len(faces), 3), int)
     for f, face in enumerate(faces):
         for j, side in zip(free, face, strict=True):
             at[f, j] = {"i": 0, "l": 1, "u": 2}[side]
     at[:, [j for j in range(3) if j not in free]] = 1
     pad = ((at > 0)[:, :, None] & np.eye(3, dtype=bool)).astype(float)
-    at.flags.writeable = pad.flags.writeable = False  # shared by every call (cached)
-    return at, pad
+    interior = np.vstack([at == 0, np.zeros((1, 3), bool)])
+    for table in (at, pad, interior):
+        table.flags.writeable = False  # shared by every call (cached)
+    return at, pad, interior
 
 
 def _every_face(
@@ -197,7 +202,7 @@ def _every_face(
     the identity row fixing it; singular free blocks are treated as infeasible, as in :func:`_solve`.
     """
     n = len(yy)
-    at, pad = _face_table(tuple(free), tuple(faces))
+    at, pad, _ = _face_table(tuple(free), tuple(faces))
     fixed = at > 0  # (F, 3)
     value = np.where(at[None] == 2, hi[:, None, :], lo[:, None, :])  # (n, F, 3)
     ok = np.all(np.isfinite(value) | ~fixed[None], axis=2)
@@ -254,12 +259,5 @@ def box_lsq(
         # second order, not first as in box_min's (about 1e-11 of yy; the polish compares objectives finer)
         best = np.where(np.isfinite(best), quadratic(G, b, yy, best_c), best)
     best_c = np.where((best_face >= 0)[:, None], best_c, np.where(np.isfinite(lo), lo, 0.0))
-    # Interior flags of every face (and none for "no feasible face", index -1 = the last row).
-    flags = np.zeros((len(faces) + 1, 3), bool)
-    for k, face in enumerate(faces):
-        flags[k, free] = [side == "i" for side in face]
-    return (
-        best.reshape(shape),
-        best_c.reshape(*shape, 3),
-        flags[best_face].reshape(*shape, 3),
-    )
+    interior = _face_table(tuple(free), tuple(faces))[2][best_face]
+    return best.reshape(shape), best_c.reshape(*shape, 3), interior.reshape(*shape, 3)

@@ -354,17 +354,14 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
     np.exp(np.multiply(v, flat.l2, out=v), out=v)
     s = _point_sums(flat, v, derivatives=True)
     u = np.exp(-alpha[flat.seg_fit] * flat.seg_l1)
-    P0, Py = const["P0"], const["Py"]
-    fit = flat.fit_sum_of_segments
-    G = np.empty((flat.n_fits, 3, 3))
-    G[:, 0, 0] = fit(P0)
-    G[:, 0, 1] = G[:, 1, 0] = fit(u * P0)
-    G[:, 1, 1] = fit(u * u * P0)
-    G[:, 0, 2] = G[:, 2, 0] = fit(s["V1"])
-    G[:, 2, 2] = fit(s["V2"])
-    G[:, 1, 2] = G[:, 2, 1] = fit(u * s["V1"])
-    b = np.stack([fit(Py), fit(u * Py), fit(s["Vy"])], axis=-1)
-    yy = fit(const["Pyy"])
+    P0, Py, V1 = const["P0"], const["Py"], s["V1"]
+    uP0 = u * P0
+    # Every per-fit sum in one pass: G's distinct entries (00, 01, 11, 02, 22, 12), b, yy.
+    g00, g01, g11, g02, g22, g12, b0, b1, b2, yy = flat.fit_sum_of_segments(
+        np.stack([P0, uP0, u * u * P0, V1, s["V2"], u * V1, Py, u * Py, s["Vy"], const["Pyy"]])
+    )
+    G = np.stack([g00, g01, g02, g01, g11, g12, g02, g12, g22], axis=-1).reshape(-1, 3, 3)
+    b = np.stack([b0, b1, b2], axis=-1)
     lo, hi = spec.internal_box(spec.scales(flat.ref1, flat.ref2, alpha, beta), flat.ymean)
     f, c, interior = box_lsq(G, b, yy, lo, hi, spec.held)
     return _State(theta, f, c, interior, G, {"u": u, **s})
@@ -396,20 +393,35 @@ def _derivatives(
     Ey = p["Ly"] + t2s * p["Vy"]
     EE = p["LL"] + 2 * t2s * p["L2"] + t2s**2 * p["V2"]
     P0, Py = const["P0"], const["Py"]
-    X = np.empty((flat.n_fits, 3, 2))  # Phi' W M
-    X[:, 0, 0] = -c1 * fit(e1 * u * P0)
-    X[:, 1, 0] = -c1 * fit(e1 * u * u * P0)
-    X[:, 2, 0] = -c1 * fit(e1 * u * p["V1"])
-    X[:, 0, 1] = -c2 * fit(E1)
-    X[:, 1, 1] = -c2 * fit(u * E1)
-    X[:, 2, 1] = -c2 * fit(E2)
-    MM = np.empty((flat.n_fits, 2, 2))
-    MM[:, 0, 0] = c1**2 * fit(e1**2 * u * u * P0)
-    MM[:, 0, 1] = MM[:, 1, 0] = c1 * c2 * fit(e1 * u * E1)
-    MM[:, 1, 1] = c2**2 * fit(EE)
     c0s, c1s, c2s = c0[seg], c1[seg], c2[seg]
     residual = Py - c0s * P0 - c1s * u * P0 - c2s * p["V1"]  # per segment, sum w r
-    g = np.stack([-c1 * fit(e1 * u * residual), -c2 * fit(Ey - c0s * E1 - c1s * u * E1 - c2s * E2)], axis=-1)
+    E1e = p["Q1"] + 2 * t2s * p["L1"] + t2s**2 * p["V1"]  # sum w e2^2 v (Q1 with the shift, as E1 is L1)
+    Eye = p["Qy"] + 2 * t2s * p["Ly"] + t2s**2 * p["Vy"]
+    # Every per-fit sum in one pass: for X = Phi' W M, M'WM, the gradient, and the residuals' curvature.
+    x00, x10, x20, x01, x11, x21, m00, m01, m11, g0, g1, r0, r1 = fit(
+        np.stack(
+            [
+                e1 * u * P0,
+                e1 * u * u * P0,
+                e1 * u * p["V1"],
+                E1,
+                u * E1,
+                E2,
+                e1**2 * u * u * P0,
+                e1 * u * E1,
+                EE,
+                e1 * u * residual,
+                Ey - c0s * E1 - c1s * u * E1 - c2s * E2,
+                e1**2 * u * residual,
+                Eye - c0s * E1e - c1s * u * E1e - c2s * EE,
+            ]
+        )
+    )
+    X = np.stack([-c1 * x00, -c2 * x01, -c1 * x10, -c2 * x11, -c1 * x20, -c2 * x21], axis=-1)
+    X = X.reshape(-1, 3, 2)  # Phi' W M
+    mm01 = c1 * c2 * m01
+    MM = np.stack([c1**2 * m00, mm01, mm01, c2**2 * m11], axis=-1).reshape(-1, 2, 2)
+    g = np.stack([-c1 * g0, -c2 * g1], axis=-1)
     # Golub-Pereyra Jacobian of the projected residual: J = -P M - Phi_F G_FF^-1 D', where D holds
     # (d phi_j / d theta_k)' W r. Then J'WJ = M'WM - X_F' G_FF^-1 X_F + D G_FF^-1 D'. Kaufman's
     # approximation drops the last term; it matters when the residuals are large next to the signal
@@ -425,11 +437,9 @@ def _derivatives(
     JJ = MM - np.einsum("nki,nkj->nij", Xp, solved[:, :, :2]) + np.einsum("nki,nkj->nij", D, solved[:, :, 2:])
     # The exact half Hessian is MM - R - C' G_FF^-1 C, with C = X - D the inner objective's mixed
     # derivatives and R the residuals' curvature along each exponent (sum w r c e^2 phi).
-    E1e = p["Q1"] + 2 * t2s * p["L1"] + t2s**2 * p["V1"]  # sum w e2^2 v (Q1 with the shift, as E1 is L1)
-    Eye = p["Qy"] + 2 * t2s * p["Ly"] + t2s**2 * p["Vy"]
     H = MM - np.einsum("nki,nkj->nij", Xp - D, solved[:, :, :2] - solved[:, :, 2:])
-    H[:, 0, 0] -= c1 * fit(e1**2 * u * residual)
-    H[:, 1, 1] -= c2 * fit(Eye - c0s * E1e - c1s * u * E1e - c2s * EE)
+    H[:, 0, 0] -= c1 * r0
+    H[:, 1, 1] -= c2 * r1
     curved = np.diagonal(H, axis1=1, axis2=2) > 0
     # The inner solution moves with the exponents as dc/dtheta = G_FF^-1 (D - X_F) on its face.
     dc = np.where(F[:, :, None], solved[:, :, 2:] - solved[:, :, :2], 0.0)
@@ -472,10 +482,27 @@ def _solve_pd(H: np.ndarray, g: np.ndarray, active: np.ndarray) -> np.ndarray:
     return np.linalg.solve(A, np.where(active, g, 0.0)[:, :, None])[:, :, 0]
 
 
+def _trial_copies(flat: Flat, const: dict[str, np.ndarray]) -> tuple[Flat, dict[str, np.ndarray]] | None:
+    """The copies of the working set that :func:`_trial` evaluates the step lengths on (one per length,
+    job by job: job j's are rows j * T to j * T + T - 1), or None where they would hold more than
+    :data:`TRIAL_POINTS` points. Made once per working set, not once per step."""
+    times = len(TRIAL_SCALES) + 1
+    if len(flat.y) * times > TRIAL_POINTS:
+        return None
+    copies = np.repeat(np.arange(flat.n_fits), times)
+    return flat.take(copies), _of_fits(const, flat, copies)
+
+
 def _trial(
-    sub: Flat, spec: Spec, const: dict[str, np.ndarray], cur: _State, delta: np.ndarray
+    sub: Flat,
+    spec: Spec,
+    const: dict[str, np.ndarray],
+    copies: tuple[Flat, dict[str, np.ndarray]] | None,
+    cur: _State,
+    delta: np.ndarray,
 ) -> tuple[_State, float, np.ndarray, np.ndarray]:
-    """Evaluate the step ``delta`` at the lengths :data:`TRIAL_SCALES` allows; keep each job's best.
+    """Evaluate the step ``delta`` at the lengths :data:`TRIAL_SCALES`, on ``copies`` (from
+    :func:`_trial_copies`); keep each job's best. Without copies, the full step only.
 
     With several lengths, one more is tried: the one that takes the step to the first bound it meets
     (an exponent sliding towards a bound gets there in one step, not dozens).
@@ -485,7 +512,7 @@ def _trial(
     objective.
     """
     J = sub.n_fits
-    if len(sub.y) * (len(TRIAL_SCALES) + 1) > TRIAL_POINTS:
+    if copies is None:
         theta = np.clip(cur.theta + delta, spec.e_lo, spec.e_hi)
         trial = _evaluate(sub, spec, const, theta)
         return trial, 1.0, np.ones(J), trial.f
@@ -496,19 +523,11 @@ def _trial(
     scales = np.column_stack([np.broadcast_to(TRIAL_SCALES, (J, len(TRIAL_SCALES))), to_bound])
     T = scales.shape[1]
     theta = np.clip(cur.theta[:, None, :] + scales[:, :, None] * delta[:, None, :], spec.e_lo, spec.e_hi)
-    rep, rep_const = _replicated(sub, const, T)
+    rep, rep_const = copies
     trial = _evaluate(rep, spec, rep_const, theta.reshape(-1, 2))
     pick = np.argmin(trial.f.reshape(J, T), axis=1)
     rows = np.arange(J)
     return trial.select(rep, rows * T + pick), float(TRIAL_SCALES.min()), scales[rows, pick], trial.f[::T]
-
-
-def _replicated(flat: Flat, const: dict[str, np.ndarray], times: int) -> tuple[Flat, dict[str, np.ndarray]]:
-    """``times`` copies of every job, job by job (job j's are rows j * times to j * times + times - 1)."""
-    if times == 1:
-        return flat, const
-    copies = np.repeat(np.arange(flat.n_fits), times)
-    return flat.take(copies), _of_fits(const, flat, copies)
 
 
 def _polish(
@@ -529,6 +548,7 @@ def _polish(
     # running. Finished jobs ride along, frozen, until few enough run that a smaller copy pays.
     ids = np.flatnonzero(np.isfinite(st.f))
     sub, sub_const, cur = _gather(flat, const, st, ids)
+    copies = _trial_copies(sub, sub_const)
     radius, floor = radius0[ids], floor_all[ids]
     start_radius = radius.copy()
     live = np.ones(len(ids), bool)
@@ -566,10 +586,11 @@ def _polish(
             theta[ids], f[ids], c[ids] = cur.theta, cur.f, cur.c
             keep = np.flatnonzero(live)
             sub, sub_const, cur = _gather(sub, sub_const, cur, keep)
+            copies = _trial_copies(sub, sub_const)
             ids, radius, floor, live = ids[keep], radius[keep], floor[keep], live[keep]
             start_radius = start_radius[keep]
             delta, full_step, edge = delta[keep], full_step[keep], edge[keep]
-        trial, shortest_scale, chosen, full = _trial(sub, spec, sub_const, cur, delta)
+        trial, shortest_scale, chosen, full = _trial(sub, spec, sub_const, copies, cur, delta)
         moved = np.abs(trial.theta - cur.theta).max(axis=1)
         better = live & (trial.f < cur.f)
         with np.errstate(invalid="ignore"):  # inf - inf for infeasible trials
