@@ -355,10 +355,9 @@ def _evaluate(flat: Flat, spec: Spec, const: dict[str, np.ndarray], theta: np.nd
     s = _point_sums(flat, v, derivatives=True)
     u = np.exp(-alpha[flat.seg_fit] * flat.seg_l1)
     P0, Py, V1 = const["P0"], const["Py"], s["V1"]
-    uP0 = u * P0
     # Every per-fit sum in one pass: G's distinct entries (00, 01, 11, 02, 22, 12), b, yy.
     g00, g01, g11, g02, g22, g12, b0, b1, b2, yy = flat.fit_sum_of_segments(
-        np.stack([P0, uP0, u * u * P0, V1, s["V2"], u * V1, Py, u * Py, s["Vy"], const["Pyy"]])
+        np.stack([P0, u * P0, u * u * P0, V1, s["V2"], u * V1, Py, u * Py, s["Vy"], const["Pyy"]])
     )
     G = np.stack([g00, g01, g02, g01, g11, g12, g02, g12, g22], axis=-1).reshape(-1, 3, 3)
     b = np.stack([b0, b1, b2], axis=-1)
@@ -398,21 +397,22 @@ def _derivatives(
     E1e = p["Q1"] + 2 * t2s * p["L1"] + t2s**2 * p["V1"]  # sum w e2^2 v (Q1 with the shift, as E1 is L1)
     Eye = p["Qy"] + 2 * t2s * p["Ly"] + t2s**2 * p["Vy"]
     # Every per-fit sum in one pass: for X = Phi' W M, M'WM, the gradient, and the residuals' curvature.
+    eu, eeu = e1 * u, e1**2 * u
     x00, x10, x20, x01, x11, x21, m00, m01, m11, g0, g1, r0, r1 = fit(
         np.stack(
             [
-                e1 * u * P0,
-                e1 * u * u * P0,
-                e1 * u * p["V1"],
+                eu * P0,
+                eu * u * P0,
+                eu * p["V1"],
                 E1,
                 u * E1,
                 E2,
-                e1**2 * u * u * P0,
-                e1 * u * E1,
+                eeu * u * P0,
+                eu * E1,
                 EE,
-                e1 * u * residual,
+                eu * residual,
                 Ey - c0s * E1 - c1s * u * E1 - c2s * E2,
-                e1**2 * u * residual,
+                eeu * residual,
                 Eye - c0s * E1e - c1s * u * E1e - c2s * EE,
             ]
         )
