@@ -11,6 +11,8 @@ anyway, along a valley that is curved in its coordinates, switches the coefficie
 coordinates, in which the valleys of a term that makes up for its exponent's change are straight. A job
 whose exact steps all fail (few points inside +-delta to give the curvature) goes on with the IRLS
 matrix, the Hessian of Huber's quadratic majorizer (positive semi-definite: damped steps go downhill).
+A job that crawls in both coordinates, with an exponent heading for a bound, probes once: the exponent
+put on the bound and the rest polished; the crawl jumps there if that is lower.
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ CRAWL_GAIN = 1e-6
 #: points inside +-delta, and a step moves points across) carries on with the Hessian of Huber's
 #: quadratic majorizer (IRLS weights psi(r) / r), which bounds the objective from above along the step.
 STALL = 1e6
+#: A job that crawls in both coordinates probes the bound an exponent heads for, if the exponent moved
+#: PROBE_MOVE or more towards it since the last crawl check; the probe's polish takes at most PROBE_ITER
+#: steps. Measured on the 3,618 grid fits: probing at every crawl, with no move threshold and no step cap,
+#: took the Huber sweep from 19 s to 34 s (probes of jobs settling a near-L1 basin polish for hundreds of
+#: steps); as set, it adds at most 0.5 s to those 19 s and ends the one crawl the step cap cut short
+#: (a Pythia fit).
+PROBE_MOVE = 1e-3
+PROBE_ITER = 200
 
 
 #: The variables (E, c1, alpha, c2, beta) that step in log coordinates where they can.
@@ -92,14 +102,22 @@ def value(flat: Flat, spec: Spec, obj: Objective, z: np.ndarray) -> np.ndarray:
 
 
 def polish(
-    flat: Flat, spec: Spec, obj: Objective, z0: np.ndarray
+    flat: Flat,
+    spec: Spec,
+    obj: Objective,
+    z0: np.ndarray,
+    pinned: np.ndarray | None = None,
+    max_iter: int = MAX_ITER,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimise the objective from starts ``z0`` (J, 5); returns (z, value, converged).
 
-    ``flat.y`` is centred; the loss itself is ``flat.loss``. ``flat.w`` are the data weights.
+    ``flat.y`` is centred; the loss itself is ``flat.loss``. ``flat.w`` are the data weights. Variables
+    marked ``pinned`` (J, 5) stay at their start: that is a bound probe (:func:`_probe_bounds`), which
+    probes no further.
     """
     sy = obj.scale(flat.loss)  # (the losses' logs, taken once)
     free = np.array([not spec.held[0], not spec.held[1], spec.e_free[0], not spec.held[2], spec.e_free[1]])
+    free = np.broadcast_to(free, z0.shape) if pinned is None else free & ~pinned
     # internal bounds of each variable (coefficient bounds move with the exponents; refreshed each step)
     z = z0.copy()
     f = _objective(flat, obj, sy, _model(flat, spec, z, "value")["pred"])
@@ -108,13 +126,15 @@ def polish(
     active = np.isfinite(f)
     converged = np.zeros(len(z), bool)
     in_log = np.zeros(len(z), bool)
+    probed = np.zeros(len(z), bool) if pinned is None else np.ones(len(z), bool)
+    z_check = z.copy()  # each job's point at its last crawl check
     steps, gained = np.zeros(len(z), int), np.zeros(len(z))  # accepted steps since the last crawl check
     majorize = np.zeros(len(z), bool)  # steps use the majorizer's Hessian (see STALL)
     g, H = np.zeros((len(z), 5)), np.zeros((len(z), 5, 5))
     # g, H are computed again only for jobs that moved: a failed step leaves them as they were, and most
     # steps fail while a near-L1 job settles (points cross +-delta), so this is most of the work saved
     stale = np.ones(len(z), bool)
-    for _ in range(MAX_ITER):
+    for _ in range(max_iter):
         jobs = np.flatnonzero(active)
         if jobs.size == 0:
             break
@@ -132,7 +152,7 @@ def polish(
         zj, gj = z[jobs], g[jobs]
         lo, hi = _bounds(sub, spec, zj)
         # variables on a bound and pushed outwards stay there for this step
-        move = free[None, :] & ~(((zj <= lo) & (gj > 0)) | ((zj >= hi) & (gj < 0)))
+        move = free[jobs] & ~(((zj <= lo) & (gj > 0)) | ((zj >= hi) & (gj < 0)))
         # Steps are taken in the variables themselves or, once a job crawls, with the coefficients A and B
         # (above a lower bound >= 0) in log coordinates, and back again if it crawls there too. Where a
         # coefficient makes up for its exponent's change (c e^(-beta l) held where the term matters: a
@@ -161,7 +181,14 @@ def polish(
         due = acc[steps[acc] >= CRAWL_STEPS]
         crawls = due[gained[due] < CRAWL_GAIN * CRAWL_STEPS]
         in_log[crawls] = ~in_log[crawls]
-        steps[due], gained[due] = 0, 0.0
+        # A job that crawls in log coordinates too (its second crawl check) probes the bound it heads for.
+        probe = crawls[~probed[crawls] & ~in_log[crawls]]
+        if probe.size:
+            z_probe, f_probe, tried = _probe_bounds(flat.restrict(probe), spec, obj, z[probe], z_check[probe])
+            probed[probe[tried]] = True
+            lower = f_probe < f[probe]
+            z[probe[lower]], f[probe[lower]], stale[probe[lower]] = z_probe[lower], f_probe[lower], True
+        steps[due], gained[due], z_check[due] = 0, 0.0, z[due]
         tiny = np.abs(step).max(axis=1) <= 1e-13 * (1.0 + np.abs(zj).max(axis=1))
         finished = (better & (gain <= GAIN_TOL)) | tiny | (lam[jobs] > 1e14)
         stalls = finished & (lam[jobs] > STALL) & ~majorize[jobs]
@@ -171,6 +198,41 @@ def polish(
         converged[jobs[finished]] = True
         active[jobs[finished]] = False
     return z, f, converged
+
+
+def _probe_bounds(
+    flat: Flat, spec: Spec, obj: Objective, z: np.ndarray, before: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For crawling jobs at ``z`` (J, 5), which were at ``before`` one crawl check earlier: each job's best
+    point with an exponent that has been moving towards a bound put on it and the other variables
+    polished, its objective (inf where no exponent heads for a finite bound), and whether it was probed.
+
+    A crawl towards a bound can take thousands of steps (a valley curved in every coordinate, along which
+    a coefficient makes up for the exponent; two model sizes make them). Its end is often on the bound,
+    and there the rest is a short polish.
+    """
+    starts, owners, pinned = [], [], []
+    for k, lo, hi in ((2, spec.e_lo[0], spec.e_hi[0]), (4, spec.e_lo[1], spec.e_hi[1])):
+        moved = z[:, k] - before[:, k]
+        bound = np.where(moved > 0, hi, lo)
+        heads = np.flatnonzero((np.abs(moved) >= PROBE_MOVE) & np.isfinite(bound) & (z[:, k] != bound))
+        start = z[heads].copy()
+        start[:, k] = bound[heads]
+        starts.append(start)
+        owners.append(heads)
+        pinned.append(np.broadcast_to(np.arange(5) == k, start.shape))
+    owner = np.concatenate(owners)
+    tried = np.zeros(len(z), bool)
+    tried[owner] = True
+    z_best, f_best = z.copy(), np.full(len(z), np.inf)
+    if owner.size:
+        zr, fr, _ = polish(
+            flat.take(owner), spec, obj, np.concatenate(starts), np.concatenate(pinned), PROBE_ITER
+        )
+        for i in np.lexsort((np.arange(len(fr)), fr)):  # each job's lowest probe (ties: the first)
+            if not np.isfinite(f_best[owner[i]]) and np.isfinite(fr[i]):
+                z_best[owner[i]], f_best[owner[i]] = zr[i], fr[i]
+    return z_best, f_best, tried
 
 
 def _derivatives(
