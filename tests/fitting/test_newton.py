@@ -6,7 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalinglaw.fitting import _newton
+import scalinglaw as sl
+from scalinglaw.fitting import _newton, _varpro
+from scalinglaw.fitting._data import Batch, as_problem
+from scalinglaw.fitting._flat import flatten
 from scalinglaw.fitting.objectives import get_objective
 
 
@@ -60,3 +63,24 @@ def test_psi_over_r_is_the_curvature_of_a_majorizer(r, s, objective):
     rho = lambda x: float(obj.rho(np.array([x]))[0])  # noqa: E731
     k = float(obj.psi_over_r(np.array([r]))[0])
     assert rho(s) <= rho(r) + 0.5 * k * (s * s - r * r) + 1e-15
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), shift=st.floats(-0.2, 0.5))
+def test_a_probe_polishes_the_variables_it_does_not_pin(seed, shift):
+    """A bound probe's polish (alpha pinned off the optimum) leaves alpha to the bit, lowers the objective
+    from its start, and cannot go below the free optimum."""
+    runs = sl.simulate.family(seed=seed, noise=0.01)
+    law, obj = sl.laws.chinchilla(), get_objective("huber_log")
+    fit = sl.fit(runs, law, objective="huber_log")
+    flat = flatten(Batch.of_tables([as_problem(runs, law.inputs)]), *law.inputs)
+    spec = _varpro.Spec.from_law(law)
+    p = fit.params
+    alpha = min(max(p["alpha"] + shift, 0.0), 5.0)
+    scale = spec.scales(flat.ref1, flat.ref2, np.array([alpha]), np.array([p["beta"]]))[0]
+    z0 = np.array([[p["E"], p["A"] * scale[1], alpha, p["B"] * scale[2], p["beta"]]])
+    pinned = np.array([[False, False, True, False, False]])
+    z, f, _ = _newton.polish(flat, spec, obj, z0, pinned)
+    assert z[0, 2] == alpha
+    assert f[0] <= _newton.value(flat, spec, obj, z0)[0]
+    assert f[0] >= fit.value * (1 - 1e-9)
