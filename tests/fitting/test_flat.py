@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import scalinglaw as sl
 from scalinglaw.fitting import _varpro
 from scalinglaw.fitting._data import Batch, as_problem
-from scalinglaw.fitting._flat import flatten
+from scalinglaw.fitting._flat import flatten, lowest_of_each
 
 INPUTS = ("n_params", "n_tokens")
 
@@ -91,3 +91,18 @@ def test_screening_in_chunks_matches_screening_at_once(monkeypatch):
     monkeypatch.setattr(_varpro, "MAX_GRID_CELLS", 1)  # one fit a chunk
     for a, b in zip(at_once, _varpro._candidates(flat, spec, const), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    owners=st.lists(st.integers(0, 4), max_size=12),
+    values=st.lists(st.sampled_from([0.5, 1.0, 2.0, np.inf, np.nan]), min_size=12, max_size=12),
+)
+def test_lowest_of_each_picks_each_owners_lowest_finite_job_first_of_ties(owners, values):
+    owners, f = np.array(owners, dtype=np.int64), np.array(values[: len(owners)])
+    expected = np.full(5, -1)
+    for k in range(5):
+        mine = [j for j in range(len(f)) if owners[j] == k and np.isfinite(f[j])]
+        if mine:
+            expected[k] = min(mine, key=lambda j: (f[j], j))
+    np.testing.assert_array_equal(lowest_of_each(owners, f, 5), expected)

@@ -164,6 +164,17 @@ class Flat:
         return replace(self, w=w, seg_yy=self.seg_sum(w * self.y * self.y), shared=None)
 
 
+def lowest_of_each(owners: np.ndarray, f: np.ndarray, n: int) -> np.ndarray:
+    """(n,) the index of each owner's job with the lowest finite ``f`` (ties: the first), -1 for an owner
+    without one; ``owners``: the owner (0 to n - 1) of each job."""
+    order = np.lexsort((np.arange(len(f)), f, owners))  # by owner, then f (inf and NaN last), then index
+    first = order[np.diff(owners[order], prepend=-1) != 0]
+    first = first[np.isfinite(f[first])]
+    best = np.full(n, -1)
+    best[owners[first]] = first
+    return best
+
+
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Concatenation of arange(start, end) for each pair, without a Python loop."""
     lengths = ends - starts

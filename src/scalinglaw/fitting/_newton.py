@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scalinglaw.fitting._flat import Flat
+from scalinglaw.fitting._flat import Flat, lowest_of_each
 from scalinglaw.fitting.objectives import Objective
 
 if TYPE_CHECKING:
@@ -229,9 +229,9 @@ def _probe_bounds(
         zr, fr, _ = polish(
             flat.take(owner), spec, obj, np.concatenate(starts), np.concatenate(pinned), PROBE_ITER
         )
-        for i in np.lexsort((np.arange(len(fr)), fr)):  # each job's lowest probe (ties: the first)
-            if not np.isfinite(f_best[owner[i]]) and np.isfinite(fr[i]):
-                z_best[owner[i]], f_best[owner[i]] = zr[i], fr[i]
+        best = lowest_of_each(owner, fr, len(z))  # each job's lowest probe
+        some = best >= 0
+        z_best[some], f_best[some] = zr[best[some]], fr[best[some]]
     return z_best, f_best, tried
 
 

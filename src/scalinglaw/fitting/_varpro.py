@@ -31,7 +31,7 @@ import numpy as np
 
 from scalinglaw.fitting import _newton
 from scalinglaw.fitting._boxlsq import box_lsq, box_min
-from scalinglaw.fitting._flat import Flat
+from scalinglaw.fitting._flat import Flat, lowest_of_each
 from scalinglaw.fitting.objectives import Objective
 from scalinglaw.laws import Law
 
@@ -696,13 +696,12 @@ def _candidates(
 
 def _best(n_fits: int, owners: np.ndarray, params: np.ndarray, f: np.ndarray, conv: np.ndarray) -> Solution:
     """Each fit's best job (ties: the first)."""
+    best = lowest_of_each(owners, f, n_fits)
+    some = best >= 0
     best_params = np.full((n_fits, 5), np.nan)
     value = np.full(n_fits, np.inf)
     converged = np.zeros(n_fits, bool)
-    for j in np.lexsort((np.arange(len(f)), f)):
-        k = owners[j]
-        if not np.isfinite(value[k]) and np.isfinite(f[j]):
-            best_params[k], value[k], converged[k] = params[j], f[j], conv[j]
+    best_params[some], value[some], converged[some] = params[best[some]], f[best[some]], conv[best[some]]
     return Solution(best_params, value, converged)
 
 
