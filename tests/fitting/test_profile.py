@@ -1,4 +1,5 @@
-"""The polish's derivatives of the profile objective agree with finite differences of the profile itself."""
+"""The variable-projection solver's parts: the polish's derivatives agree with finite differences of the
+profile, pinned exponents stay put, bound probes end crawls, starts are distinct grid minima."""
 
 from __future__ import annotations
 
@@ -141,3 +142,91 @@ def test_exact_grid_starts_are_grid_minima_of_the_huber_objective(seed, sizes):
     best = np.full(flat.n_fits, np.inf)
     np.minimum.at(best, owners, f)
     assert _varpro._exact_grid_starts(flat, surrogate, spec, obj, below=best)[0].size == 0
+
+
+def _one_fit(runs):
+    """(flat, spec, constant sums) of one least-squares fit of the Chinchilla form to ``runs``."""
+    flat = flatten(
+        Batch.of_tables([as_problem(runs, ("n_params", "n_tokens"))]), "n_params", "n_tokens", True
+    )
+    return flat, _varpro.Spec.from_law(sl.laws.chinchilla()), _varpro._constant_sums(flat)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31), shift=st.sampled_from([-0.2, 0.15, 0.6]))
+def test_a_pinned_exponent_stays_and_the_other_is_polished(seed, shift):
+    """With alpha pinned off the optimum, the polish leaves alpha to the bit, ends no higher than it starts
+    and no lower than the free optimum, and beta is at the bottom of its own profile there."""
+    runs = sl.simulate.family(seed=seed, noise=0.01)
+    fit = sl.fit(runs)
+    flat, spec, const = _one_fit(runs)
+    alpha = fit.params["alpha"] + shift
+    theta0 = np.array([[alpha, fit.params["beta"] + 0.05]])
+    theta, f, _, converged = _varpro._polish(
+        flat, spec, theta0, np.array([0.1]), const, np.array([[True, False]])
+    )
+    assert converged[0] and theta[0, 0] == alpha
+    assert f[0] <= _varpro._evaluate(flat, spec, const, theta0).f[0]
+    assert f[0] >= fit.value * (1 - 1e-9)
+    betas = theta[0, 1] + np.linspace(-1e-3, 1e-3, 9)
+    copies = np.zeros(len(betas), np.int64)
+    around = _varpro._evaluate(
+        flat.take(copies),
+        spec,
+        _varpro._of_fits(const, flat, copies),
+        np.column_stack([np.full(9, alpha), betas]),
+    )
+    assert f[0] <= around.f.min() * (1 + 1e-12)
+
+
+def test_a_job_crawling_to_a_bound_probes_it():
+    """Two sizes, and a loss level that E >= 0 cannot reach: E sits on its bound and the profile falls
+    towards alpha's upper bound. A job headed there, probed, lands on the optimum at the bound."""
+    runs = sl.simulate.family(
+        params={**sl.simulate.BESIROGLU_2024, "E": -0.5}, sizes=(1e8, 4e8), noise=0.003, seed=0
+    )
+    fit = sl.fit(runs)
+    assert fit.success and set(fit.at_bound) == {"E", "alpha"} and fit.params["alpha"] == 5.0
+    flat, spec, const = _one_fit(runs)
+    theta = np.array([[1.0, fit.params["beta"]]])
+    cur = _varpro._evaluate(flat, spec, const, theta)
+    step = np.array([[0.05, 0.0]])
+    moved = theta - step  # alpha was rising
+    new, jumped = _varpro._probe_bounds(
+        flat, spec, const, cur, moved, np.ones(1, bool), np.zeros((1, 2), bool), np.array([0.1])
+    )
+    assert jumped[0] and new.theta[0, 0] == 5.0
+    assert new.f[0] <= fit.value * (1 + 1e-9)
+    # a job whose exponent barely moved, or that is told it was falling, stays where it is
+    for before in (theta - step / 100, theta + step):
+        same, jumped = _varpro._probe_bounds(
+            flat, spec, const, cur, before, np.ones(1, bool), np.zeros((1, 2), bool), np.array([0.1])
+        )
+        assert not jumped[0] and same.theta[0, 0] == 1.0
+
+
+def test_a_job_near_an_interior_optimum_does_not_probe(monkeypatch):
+    """Where the bound an exponent moves towards is far worse with the other exponent held (the job is not
+    headed there), the probe does not polish it and the job stays."""
+    runs = sl.simulate.family(seed=4, noise=0.01)
+    fit = sl.fit(runs)
+    flat, spec, const = _one_fit(runs)
+
+    def no_polish(*args):
+        raise AssertionError("the probe polished a bound the job is not headed for")
+
+    monkeypatch.setattr(_varpro, "_polish", no_polish)
+    theta = np.array([[fit.params["alpha"] - 0.01, fit.params["beta"]]])
+    cur = _varpro._evaluate(flat, spec, const, theta)
+    same, jumped = _varpro._probe_bounds(
+        flat,
+        spec,
+        const,
+        cur,
+        theta + np.array([[0.05, 0.0]]),
+        np.ones(1, bool),
+        np.zeros((1, 2), bool),
+        np.array([0.1]),
+    )
+    assert not jumped[0]
+    np.testing.assert_array_equal(same.theta, theta)

@@ -74,6 +74,15 @@ REGATHER = 0.6
 #: first-order crossing, and to no less than EDGE_MIN of the step.
 EDGE_MARGIN = 1e-3
 EDGE_MIN = 1e-3
+#: At each of these step counts but the first, a job still running whose exponent has moved PROBE_MOVE or
+#: more towards a finite bound since the previous one probes that bound: the exponent is pinned on it and
+#: the other is polished, and the job goes there if that is lower. A valley that ends on a bound (two
+#: model sizes, E on its bound, alpha sliding up to its own) flattens exponentially, and Newton steps
+#: crawl along it at a constant length: 50-100 steps on the GPT-2 OSCAR and OPT grids. (No fit of the
+#: GPT-3 grid takes 16.)
+PROBE_CHECKS = (8, 16, 32, 64, 128, 256)
+PROBE_MOVE = 1e-3
+PROBE_GATE = 1e-3
 #: The Huber path also scores the screening grid by the exact objective (:func:`_exact_grid_starts`) for
 #: fits where that takes at most this many point evaluations (grid cells x points: 576 cells x 100
 #: points), in chunks of fits of at most MAX_SCORED_POINTS. Measured on the 3,618 grid fits of every
@@ -457,11 +466,15 @@ def _to_face_edge(flat: Flat, spec: Spec, st: _State, dc: np.ndarray, delta: np.
     return np.where(st.interior & np.isfinite(t) & (t > 0), t, np.inf).min(axis=1)
 
 
-def _step(spec: Spec, st: _State, g: np.ndarray, H: np.ndarray) -> np.ndarray:
+def _step(spec: Spec, st: _State, g: np.ndarray, H: np.ndarray, pinned: np.ndarray) -> np.ndarray:
     """Solve H delta = g on the exponents that can move (H: the profile's Hessian / 2, or J'WJ)."""
-    # Exponents that are held, or whose coefficient is zero (the exponent then has no effect), do not move.
+    # Exponents that are held or pinned, or whose coefficient is zero (the exponent then has no effect),
+    # do not move.
     active = (
-        np.array(spec.e_free)[None, :] & (np.abs(st.c[:, 1:]) > 0) & (np.diagonal(H, axis1=1, axis2=2) > 0)
+        np.array(spec.e_free)[None, :]
+        & ~pinned
+        & (np.abs(st.c[:, 1:]) > 0)
+        & (np.diagonal(H, axis1=1, axis2=2) > 0)
     )
     delta = _solve_pd(H, g, active)
     # An exponent on a bound with the step pointing outwards stays on it (one projection pass).
@@ -531,14 +544,20 @@ def _trial(
 
 
 def _polish(
-    flat: Flat, spec: Spec, theta0: np.ndarray, radius0: np.ndarray, const: dict[str, np.ndarray]
+    flat: Flat,
+    spec: Spec,
+    theta0: np.ndarray,
+    radius0: np.ndarray,
+    const: dict[str, np.ndarray],
+    pinned: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Newton steps on the profile from ``theta0`` (J, 2) with a trust radius on the exponents.
 
     Returns the final (exponents, objective, internal coefficients) of every job, and which converged
     (a step below :data:`STEP_TOL`, or a gain, made or predicted by the exact Newton model, below
     :data:`GAIN_TOL` of the objective plus its rounding). ``const``: the
-    constant per-segment sums (:func:`_constant_sums`).
+    constant per-segment sums (:func:`_constant_sums`); ``pinned`` (J, 2): exponents that stay where
+    they start (default none).
     """
     floor_all = ROUNDING * flat.fit_sum_of_segments(const["Pyy"])  # (J,) absolute rounding of the objective
     st = _evaluate(flat, spec, const, theta0.copy())
@@ -551,12 +570,19 @@ def _polish(
     copies = _trial_copies(sub, sub_const)
     radius, floor = radius0[ids], floor_all[ids]
     start_radius = radius.copy()
+    pinned = np.zeros((len(ids), 2), bool) if pinned is None else pinned[ids]
+    check = cur.theta.copy()  # the exponents at the last probe check
     live = np.ones(len(ids), bool)
-    for _ in range(MAX_ITER):
+    for it in range(MAX_ITER):
         if not live.any():
             break
+        if it in PROBE_CHECKS:
+            if it > PROBE_CHECKS[0]:
+                cur, jumped = _probe_bounds(sub, spec, sub_const, cur, check, live, pinned, start_radius)
+                radius = np.where(jumped, np.maximum(radius, start_radius), radius)
+            check = cur.theta.copy()
         g, H, dc, exact = _derivatives(sub, spec, sub_const, cur)
-        delta = _step(spec, cur, g, H)
+        delta = _step(spec, cur, g, H, pinned)
         size = np.abs(delta).max(axis=1)
         newton = exact & (size <= radius) & (H[:, 0, 0] * H[:, 1, 1] > H[:, 0, 1] ** 2)
         delta *= np.minimum(1.0, radius / np.maximum(size, 1e-300))[:, None]
@@ -588,7 +614,7 @@ def _polish(
             sub, sub_const, cur = _gather(sub, sub_const, cur, keep)
             copies = _trial_copies(sub, sub_const)
             ids, radius, floor, live = ids[keep], radius[keep], floor[keep], live[keep]
-            start_radius = start_radius[keep]
+            start_radius, pinned, check = start_radius[keep], pinned[keep], check[keep]
             delta, full_step, edge = delta[keep], full_step[keep], edge[keep]
         trial, shortest_scale, chosen, full = _trial(sub, spec, sub_const, copies, cur, delta)
         moved = np.abs(trial.theta - cur.theta).max(axis=1)
@@ -627,6 +653,57 @@ def _polish(
         live &= ~finished
     theta[ids], f[ids], c[ids] = cur.theta, cur.f, cur.c
     return theta, f, c, converged
+
+
+def _probe_bounds(
+    sub: Flat,
+    spec: Spec,
+    const: dict[str, np.ndarray],
+    cur: _State,
+    before: np.ndarray,
+    live: np.ndarray,
+    pinned: np.ndarray,
+    radius0: np.ndarray,
+) -> tuple[_State, np.ndarray]:
+    """Move the live jobs whose exponent has moved :data:`PROBE_MOVE` or more towards a finite bound since
+    ``before`` (J, 2) to that bound, with the other exponent polished, where that is lower: (the new
+    state, which jobs moved).
+
+    Only bounds where the objective, with the other exponent where it is, is within :data:`PROBE_GATE`
+    (relative) of the job's are polished: along a valley that ends on the bound the profile is flat (the
+    probes that pay start at most 1e-10 above the job's objective, most of them below), while where the
+    job is not headed there it is times higher.
+    """
+    starts, owners, pins = [], [], []
+    for k in (0, 1):
+        moved = cur.theta[:, k] - before[:, k]
+        bound = np.where(moved > 0, spec.e_hi[k], spec.e_lo[k])
+        heads = np.flatnonzero(
+            live & (np.abs(moved) >= PROBE_MOVE) & np.isfinite(bound) & (cur.theta[:, k] != bound)
+        )
+        start = cur.theta[heads].copy()
+        start[:, k] = bound[heads]
+        starts.append(start)
+        owners.append(heads)
+        pins.append(pinned[heads] | (np.arange(2) == k))
+    owner, theta0, pins = np.concatenate(owners), np.concatenate(starts), np.concatenate(pins)
+    if owner.size:
+        near = _evaluate(sub.take(owner), spec, _of_fits(const, sub, owner), theta0).f
+        near = near <= cur.f[owner] * (1 + PROBE_GATE)
+        owner, theta0, pins = owner[near], theta0[near], pins[near]
+    if not owner.size:
+        return cur, np.zeros(len(live), bool)
+    theta, f, _, _ = _polish(sub.take(owner), spec, theta0, radius0[owner], _of_fits(const, sub, owner), pins)
+    best = lowest_of_each(owner, f, sub.n_fits)  # each job's lowest probe
+    jumped = best >= 0
+    jumped[jumped] = f[best[jumped]] < cur.f[jumped]
+    if not jumped.any():
+        return cur, jumped
+    theta_new = cur.theta.copy()
+    theta_new[jumped] = theta[best[jumped]]
+    trial = _evaluate(sub, spec, const, theta_new)
+    jumped &= trial.f < cur.f
+    return cur.merge(sub, trial, jumped), jumped
 
 
 def _gather(
