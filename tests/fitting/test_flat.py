@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import scalinglaw as sl
 from scalinglaw.fitting import _varpro
 from scalinglaw.fitting._data import Batch, as_problem
-from scalinglaw.fitting._flat import flatten, lowest_of_each
+from scalinglaw.fitting._flat import flatten, headed_bounds, lowest_of_each
 
 INPUTS = ("n_params", "n_tokens")
 
@@ -106,3 +106,23 @@ def test_lowest_of_each_picks_each_owners_lowest_finite_job_first_of_ties(owners
         if mine:
             expected[k] = min(mine, key=lambda j: (f[j], j))
     np.testing.assert_array_equal(lowest_of_each(owners, f, 5), expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    theta=st.lists(st.tuples(*[st.sampled_from([0.0, 0.3, 0.3005, 1.0, 5.0])] * 2), max_size=6),
+    before=st.lists(st.tuples(*[st.sampled_from([0.0, 0.3, 1.0, 5.0])] * 2), min_size=6, max_size=6),
+    lo=st.sampled_from([0.0, -np.inf]),
+)
+def test_headed_bounds_lists_each_exponent_moving_towards_a_finite_bound(theta, before, lo):
+    theta, before = np.array(theta).reshape(-1, 2), np.array(before[: len(theta)]).reshape(-1, 2)
+    lows, highs = np.array([lo, 0.0]), np.array([5.0, np.inf])
+    expected = []
+    for k in range(2):
+        for j in range(len(theta)):
+            moved = theta[j, k] - before[j, k]
+            bound = highs[k] if moved > 0 else lows[k]
+            if abs(moved) >= 1e-3 and np.isfinite(bound) and theta[j, k] != bound:
+                expected.append((j, k, bound))
+    job, k, bound = headed_bounds(theta, before, lows, highs, 1e-3)
+    assert list(zip(job.tolist(), k.tolist(), bound.tolist(), strict=True)) == expected

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scalinglaw.fitting._flat import Flat, lowest_of_each
+from scalinglaw.fitting._flat import Flat, headed_bounds, lowest_of_each
 from scalinglaw.fitting.objectives import Objective
 
 if TYPE_CHECKING:
@@ -211,24 +211,17 @@ def _probe_bounds(
     a coefficient makes up for the exponent; two model sizes make them). Its end is often on the bound,
     and there the rest is a short polish.
     """
-    starts, owners, pinned = [], [], []
-    for k, lo, hi in ((2, spec.e_lo[0], spec.e_hi[0]), (4, spec.e_lo[1], spec.e_hi[1])):
-        moved = z[:, k] - before[:, k]
-        bound = np.where(moved > 0, hi, lo)
-        heads = np.flatnonzero((np.abs(moved) >= PROBE_MOVE) & np.isfinite(bound) & (z[:, k] != bound))
-        start = z[heads].copy()
-        start[:, k] = bound[heads]
-        starts.append(start)
-        owners.append(heads)
-        pinned.append(np.broadcast_to(np.arange(5) == k, start.shape))
-    owner = np.concatenate(owners)
+    exponents = [2, 4]  # (columns of z)
+    owner, k, bound = headed_bounds(z[:, exponents], before[:, exponents], spec.e_lo, spec.e_hi, PROBE_MOVE)
+    column = np.array(exponents)[k]
+    start = z[owner]
+    start[np.arange(len(owner)), column] = bound
     tried = np.zeros(len(z), bool)
     tried[owner] = True
     z_best, f_best = z.copy(), np.full(len(z), np.inf)
     if owner.size:
-        zr, fr, _ = polish(
-            flat.take(owner), spec, obj, np.concatenate(starts), np.concatenate(pinned), PROBE_ITER
-        )
+        pinned = np.arange(5) == column[:, None]
+        zr, fr, _ = polish(flat.take(owner), spec, obj, start, pinned, PROBE_ITER)
         best = lowest_of_each(owner, fr, len(z))  # each job's lowest probe
         some = best >= 0
         z_best[some], f_best[some] = zr[best[some]], fr[best[some]]

@@ -31,7 +31,7 @@ import numpy as np
 
 from scalinglaw.fitting import _newton
 from scalinglaw.fitting._boxlsq import box_lsq, box_min
-from scalinglaw.fitting._flat import Flat, lowest_of_each
+from scalinglaw.fitting._flat import Flat, headed_bounds, lowest_of_each
 from scalinglaw.fitting.objectives import Objective
 from scalinglaw.laws import Law
 
@@ -674,19 +674,11 @@ def _probe_bounds(
     probes that pay start at most 1e-10 above the job's objective, most of them below), while where the
     job is not headed there it is times higher.
     """
-    starts, owners, pins = [], [], []
-    for k in (0, 1):
-        moved = cur.theta[:, k] - before[:, k]
-        bound = np.where(moved > 0, spec.e_hi[k], spec.e_lo[k])
-        heads = np.flatnonzero(
-            live & (np.abs(moved) >= PROBE_MOVE) & np.isfinite(bound) & (cur.theta[:, k] != bound)
-        )
-        start = cur.theta[heads].copy()
-        start[:, k] = bound[heads]
-        starts.append(start)
-        owners.append(heads)
-        pins.append(pinned[heads] | (np.arange(2) == k))
-    owner, theta0, pins = np.concatenate(owners), np.concatenate(starts), np.concatenate(pins)
+    owner, k, bound = headed_bounds(cur.theta, before, spec.e_lo, spec.e_hi, PROBE_MOVE)
+    owner, k, bound = owner[live[owner]], k[live[owner]], bound[live[owner]]
+    theta0 = cur.theta[owner]
+    theta0[np.arange(len(owner)), k] = bound
+    pins = pinned[owner] | (np.arange(2) == k[:, None])
     if owner.size:
         near = _evaluate(sub.take(owner), spec, _of_fits(const, sub, owner), theta0).f
         near = near <= cur.f[owner] * (1 + PROBE_GATE)
