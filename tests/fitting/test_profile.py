@@ -114,7 +114,7 @@ def test_exact_grid_starts_are_grid_minima_of_the_huber_objective(seed, sizes):
     obj = get_objective("huber_log")
     surrogate = flat.with_weights(flat.w / flat.loss**2)
     bar = np.full(flat.n_fits, np.inf)
-    owners, z, f = _varpro._exact_grid_starts(flat, surrogate, spec, obj, below=bar)
+    owners, z, f = _varpro._exact_grid_starts(flat, surrogate, spec, obj, best=bar)
     assert set(owners.tolist()) == set(range(flat.n_fits))
     np.testing.assert_array_equal(f, _newton.value(flat.take(owners), spec, obj, z))
     ga, gb = spec.grid(0), spec.grid(1)
@@ -138,10 +138,15 @@ def test_exact_grid_starts_are_grid_minima_of_the_huber_objective(seed, sizes):
             [inner.c[:, 0] + flat.ymean[k], inner.c[:, 1], cells[:, 0], inner.c[:, 2], cells[:, 1]]
         )
         assert fk <= _newton.value(flat.take(one + k), spec, obj, zn).min() * (1 + 1e-12)
-    # with the bar at each fit's best grid value, no start is below it
+    # given each fit's best start so far, the grid's starts are those within CANDIDATE_SPREAD of it
     best = np.full(flat.n_fits, np.inf)
     np.minimum.at(best, owners, f)
-    assert _varpro._exact_grid_starts(flat, surrogate, spec, obj, below=best)[0].size == 0
+    best *= 0.9
+    near = f <= best[owners] * (1 + _varpro.CANDIDATE_SPREAD)
+    kept_owners, kept_z, kept_f = _varpro._exact_grid_starts(flat, surrogate, spec, obj, best=best)
+    np.testing.assert_array_equal(kept_owners, owners[near])
+    np.testing.assert_array_equal(kept_z, z[near])
+    np.testing.assert_array_equal(kept_f, f[near])
 
 
 def _one_fit(runs):
