@@ -551,7 +551,8 @@ def _polish(
     const: dict[str, np.ndarray],
     pinned: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Newton steps on the profile from ``theta0`` (J, 2) with a trust radius on the exponents.
+    """Newton steps on the profile from ``theta0`` (J, 2) with a trust radius on the exponents; at
+    :data:`PROBE_CHECKS`, jobs heading for an exponent's bound probe it (:func:`_probe_bounds`).
 
     Returns the final (exponents, objective, internal coefficients) of every job, and which converged
     (a step below :data:`STEP_TOL`, or a gain, made or predicted by the exact Newton model, below
