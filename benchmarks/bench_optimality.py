@@ -3,7 +3,7 @@
 For subsets of GPT-3 (thinned), Chinchilla and two datablations families, with both objectives, with all
 five parameters free and with (A, alpha) held at Muennighoff et al.'s values, it fits each subset with the
 engine and with :func:`scalinglaw.fitting.reference.multistart` (1,024 local searches), and prints the
-relative difference of the objectives: negative means the engine went lower. Takes about ten minutes.
+relative difference of the objectives: negative means the engine went lower. Takes about five minutes.
 
 ``--grid N`` compares instead every fit of the paper's grid (``bench_engine.grid``) of every family the
 experiments use that has at most N points, whole (the reference's cost grows with the points): where the
@@ -12,7 +12,8 @@ It takes hours: on 5 to 10 points the reference still takes 15 to 100 s a fit.
 
 ``--synthetic N`` compares instead N random synthetic families (:func:`synthetic_cases`, from ``--seed``):
 truths, sizes, run lengths, noise, outliers and held parameters drawn over the ranges seen in practice and
-past them, to find the shapes of data that real families have not shown. About 40 s a family.
+past them, to find the shapes of data that real families have not shown. About 20 s a family (the
+reference's Huber search takes up to 100 s on some).
 
 Run: ``SCALINGLAW_SOURCES=../shared/sources python benchmarks/bench_optimality.py [--grid N | --synthetic N
 [--seed S]]``.
