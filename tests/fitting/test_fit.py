@@ -85,6 +85,17 @@ def test_subsets_fit_the_selected_rows(families):
     assert by_positions.params == pytest.approx(dict(by_mask.params), rel=1e-9)
     assert by_mask.n_points == int(mask.sum()) and by_mask.n_models == direct.n_models
 
+    # the same rows in another order, selected by mask and by positions (one listed twice: weight 2), on
+    # two sizes (which the fit's notes count)
+    two = (table.n_params < table.n_params.max()).to_numpy()
+    twice = np.append(np.flatnonzero(two), 0)
+    expected = sl.fit_many(table, subsets=[two, twice])
+    order = np.random.default_rng(0).permutation(len(table))
+    again = sl.fit_many(table.iloc[order], subsets=[two[order], np.argsort(order)[twice]])
+    for got, want in zip(again, expected, strict=True):
+        assert got.value == pytest.approx(want.value, rel=1e-12)
+        assert got.notes == want.notes and any("two model sizes" in n for n in got.notes)
+
 
 @pytest.mark.parametrize("route", ["subsets", "tables"])
 def test_a_fit_that_cannot_be_done_leaves_its_neighbours_alone(families, route):

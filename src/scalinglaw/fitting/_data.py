@@ -68,14 +68,16 @@ class Batch:
         """One fit per subset of the table's rows: a boolean mask, or row positions (a position listed
         twice weighs twice, as in a bootstrap)."""
         order = np.lexsort(_sort_keys(table))
-        counts = _subset_counts(table, subsets)[:, order]
-        table = _rows(table, order)
+        counts = _subset_counts(table, subsets)
+        if (np.diff(order) != 1).any():  # (a table of checkpoints usually comes sorted)
+            counts, table = counts[:, order], _rows(table, order)
         K, U = counts.shape
         positive = (counts > 0) & (table.weight > 0)
         points = np.flatnonzero(positive)  # row-major: by fit, then by (sorted) row
         fit = np.repeat(np.arange(K), np.count_nonzero(positive, axis=1))
         row = points - fit * U
-        return cls._of_points(table, fit, row, table.weight[row] * counts.ravel()[points], K, True)
+        weight = table.weight[row] if counts.dtype == bool else table.weight[row] * counts.ravel()[points]
+        return cls._of_points(table, fit, row, weight, K, True)
 
     @classmethod
     def _of_points(
