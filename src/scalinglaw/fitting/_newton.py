@@ -9,8 +9,9 @@ Huber's linear zone, where only the curvature of ln L_hat contributes; the exact
 convergence fast there, where a Gauss-Newton (IRLS) matrix would crawl. A job whose steps crawl
 anyway, along a valley that is curved in its coordinates, switches the coefficients A and B to log
 coordinates, in which the valleys of a term that makes up for its exponent's change are straight. A job
-whose exact steps all fail (few points inside +-delta to give the curvature) goes on with the IRLS
-matrix, the Hessian of Huber's quadratic majorizer (positive semi-definite: damped steps go downhill).
+whose exact steps all fail (few points inside +-delta to give the curvature, so every step crosses kinks)
+goes on with steps that minimise the objective of its linearised residuals, kinks and all (Gauss-Newton
+for a piecewise quadratic, solved exactly: :func:`_linearised_step`).
 A job that crawls in both coordinates, with an exponent heading for a bound, probes once: the exponent
 put on the bound and the rest polished; the crawl jumps there if that is lower.
 """
@@ -44,9 +45,14 @@ CRAWL_STEPS = 10
 CRAWL_GAIN = 1e-6
 #: A job whose steps stop only because the damping grew past STALL (the exact Hessian misjudges every
 #: step: with most residuals in Huber's linear zone and few points, its curvature is that of the few
-#: points inside +-delta, and a step moves points across) carries on with the Hessian of Huber's
-#: quadratic majorizer (IRLS weights psi(r) / r), which bounds the objective from above along the step.
+#: points inside +-delta, and a step moves points across) carries on with linearised steps
+#: (:func:`_linearised_step`), which see the kinks. (Before, it went on with the IRLS Hessian of Huber's
+#: quadratic majorizer: steps that always go downhill, but crawl in such a valley. On a synthetic family of
+#: 18 points, with (B, beta) held, that stopped 4.3e-8 above the optimum; the linearised steps reach it. On
+#: the 3,618 grid fits either reaches the same objectives, to 1e-13.)
 STALL = 1e6
+#: Semismooth Newton iterations per linearised step (each reaches the next kink or the minimiser).
+LINEARISED_ITER = 30
 #: A job that crawls in both coordinates probes the bound an exponent heads for, if the exponent moved
 #: PROBE_MOVE or more towards it since the last crawl check; the probe's polish takes at most PROBE_ITER
 #: steps. Measured on the 3,618 grid fits: probing at every crawl, with no move threshold and no step cap,
@@ -96,9 +102,14 @@ def _objective(flat: Flat, obj: Objective, scaled_loss: np.ndarray, pred: np.nda
     return flat.fit_sum(flat.w * rho)
 
 
+def prediction(flat: Flat, spec: Spec, z: np.ndarray) -> np.ndarray:
+    """The law's prediction at every point, with each job's parameters ``z`` (J, 5)."""
+    return _model(flat, spec, z, "value")["pred"]
+
+
 def value(flat: Flat, spec: Spec, obj: Objective, z: np.ndarray) -> np.ndarray:
     """The objective of each job at ``z`` (J, 5)."""
-    return _objective(flat, obj, obj.scale(flat.loss), _model(flat, spec, z, "value")["pred"])
+    return _objective(flat, obj, obj.scale(flat.loss), prediction(flat, spec, z))
 
 
 def polish(
@@ -129,7 +140,7 @@ def polish(
     probed = np.zeros(len(z), bool) if pinned is None else np.ones(len(z), bool)
     z_check = z.copy()  # each job's point at its last crawl check
     steps, gained = np.zeros(len(z), int), np.zeros(len(z))  # accepted steps since the last crawl check
-    majorize = np.zeros(len(z), bool)  # steps use the majorizer's Hessian (see STALL)
+    linearised = np.zeros(len(z), bool)  # steps minimise the linearised objective (see STALL)
     g, H = np.zeros((len(z), 5)), np.zeros((len(z), 5, 5))
     # g, H are computed again only for jobs that moved: a failed step leaves them as they were, and most
     # steps fail while a near-L1 job settles (points cross +-delta), so this is most of the work saved
@@ -142,12 +153,10 @@ def polish(
         ys = sy if sub is flat else sy[flat.points_of(jobs)]
         moved = stale[jobs]
         if moved.all():
-            g[jobs], H[jobs] = _derivatives(sub, spec, obj, ys, z[jobs], majorize[jobs])
+            g[jobs], H[jobs] = _derivatives(sub, spec, obj, ys, z[jobs])
         elif moved.any():
             some = jobs[moved]
-            g[some], H[some] = _derivatives(
-                flat.restrict(some), spec, obj, sy[flat.points_of(some)], z[some], majorize[some]
-            )
+            g[some], H[some] = _derivatives(flat.restrict(some), spec, obj, sy[flat.points_of(some)], z[some])
         stale[jobs] = False
         zj, gj = z[jobs], g[jobs]
         lo, hi = _bounds(sub, spec, zj)
@@ -161,6 +170,20 @@ def polish(
         # the other way round.
         logc = move & _COEFFICIENT & (zj > 0) & (lo >= 0) & in_log[jobs][:, None]
         trial, predicted = _step(H[jobs], gj, zj, lo, hi, lam[jobs], move, logc)
+        kinked = linearised[jobs]
+        if kinked.any():
+            some = jobs[kinked]
+            trial[kinked], predicted[kinked] = _linearised_step(
+                flat.restrict(some),
+                spec,
+                obj,
+                sy[flat.points_of(some)],
+                z[some],
+                lo[kinked],
+                hi[kinked],
+                lam[some],
+                move[kinked],
+            )
         step = trial - zj
         f_trial = _objective(sub, obj, ys, _model(sub, spec, trial, "value")["pred"])
         better = f_trial < f[jobs]
@@ -191,9 +214,9 @@ def polish(
         steps[due], gained[due], z_check[due] = 0, 0.0, z[due]
         tiny = np.abs(step).max(axis=1) <= 1e-13 * (1.0 + np.abs(zj).max(axis=1))
         finished = (better & (gain <= GAIN_TOL)) | tiny | (lam[jobs] > 1e14)
-        stalls = finished & (lam[jobs] > STALL) & ~majorize[jobs]
+        stalls = finished & (lam[jobs] > STALL) & ~linearised[jobs]
         stalled = jobs[stalls]
-        majorize[stalled], stale[stalled], lam[stalled], nu[stalled] = True, True, LAMBDA0, 2.0
+        linearised[stalled], lam[stalled], nu[stalled] = True, LAMBDA0, 2.0
         finished &= ~stalls
         converged[jobs[finished]] = True
         active[jobs[finished]] = False
@@ -229,26 +252,20 @@ def _probe_bounds(
 
 
 def _derivatives(
-    flat: Flat, spec: Spec, obj: Objective, sy: np.ndarray, z: np.ndarray, majorize: np.ndarray
+    flat: Flat, spec: Spec, obj: Objective, sy: np.ndarray, z: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient (J, 5) and Hessian (J, 5, 5) of every job's objective at ``z`` (J, 5), or for the jobs
-    marked ``majorize`` the Gauss-Newton Hessian of Huber's majorizer; ``sy``: the losses on the
-    residuals' scale."""
+    """Gradient (J, 5) and Hessian (J, 5, 5) of every job's objective at ``z`` (J, 5); ``sy``: the losses
+    on the residuals' scale."""
     m = _model(flat, spec, z, "derivatives")
     r = obj.scale(m["pred"]) - sy
     w = flat.w
-    psi, dpsi = obj.psi(r), obj.psi_prime(r)
+    psi = obj.psi(r)
     grad_pred = m["grad"] / m["pred"]  # d ln L_hat / dz
     g = flat.fit_sum(w * psi * grad_pred).T
     # Hessian: sum w [(psi' - psi) grad grad' + psi curvature / L_hat] (grad = d ln L_hat / dz), upper
-    # triangle at once; the majorizer's: sum w (psi / r) grad grad'
-    outer = dpsi - psi
+    # triangle at once
+    weighted = (w * (obj.psi_prime(r) - psi)) * grad_pred
     wpsi = w * psi / m["pred"]
-    if majorize.any():
-        mj = flat.per_point(majorize)
-        outer = np.where(mj, obj.psi_over_r(r), outer)
-        wpsi[mj] = 0.0
-    weighted = (w * outer) * grad_pred
     terms = np.empty((len(_UPPER), len(w)))
     for (i, k), n in _UPPER.items():  # (row by row: fancy-indexing the pairs copies 15 rows twice)
         np.multiply(weighted[i], grad_pred[k], out=terms[n])
@@ -259,6 +276,143 @@ def _derivatives(
     H[:, _IU, _KU] = upper.T
     H[:, _KU, _IU] = upper.T
     return g, H
+
+
+def _linearised_step(
+    flat: Flat,
+    spec: Spec,
+    obj: Objective,
+    sy: np.ndarray,
+    z: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    lam: np.ndarray,
+    move: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The step that minimises the objective of the residuals linearised at ``z`` (J, 5), kinks and all,
+    plus the damping lam d'Dd / 2 (D the Gauss-Newton diagonal): the trial point and the decrease the
+    linearised objective predicts for it.
+
+    The linearised objective is piecewise quadratic and convex. Semismooth Newton steps on it (the
+    Hessian of the points inside +-delta at the current iterate, plus the damping) with an exact line
+    search through the kinks reach its minimiser in a few iterations. Where most residuals are past delta
+    this is what a step must know: which points cross +-delta, and where. The exact Hessian sees only the
+    curvature of the points inside; the steps it proposes cross kinks and fail, and the damping that
+    makes them succeed makes them tiny.
+    """
+    m = _model(flat, spec, z, "derivatives")
+    r = obj.scale(m["pred"]) - sy
+    jac = m["grad"] / m["pred"]  # (5, T): d ln L_hat / dz, the residuals' Jacobian
+    w, delta = flat.w, obj.delta
+    D = flat.fit_sum(w * jac * jac).T  # (J, 5)
+    D = np.where(move, np.maximum(D, 1e-12 * np.maximum(D.max(axis=1, keepdims=True), 1e-300)), 0.0)
+    damp = lam[:, None] * D
+    x, t = z.copy(), r.copy()  # the step's point, and the linearised residuals there
+    for _ in range(LINEARISED_ITER):
+        inside = np.abs(t) <= delta
+        g = flat.fit_sum(w * obj.psi(t) * jac).T + damp * (x - z)
+        wj = (w * inside) * jac
+        upper = flat.fit_sum(np.stack([wj[i] * jac[k] for i, k in zip(_IU, _KU, strict=True)]))
+        M = np.empty((len(z), 5, 5))
+        M[:, _IU, _KU] = upper.T
+        M[:, _KU, _IU] = upper.T
+        M[:, _DIAGONAL, _DIAGONAL] += damp
+        # Variables on a bound stay there for this iteration where the gradient, or else the Newton step
+        # of the others, pushes them outwards (an active set; each pass fixes one more or is the last).
+        moving = move & ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+        for _ in range(5):
+            both = moving[:, :, None] & moving[:, None, :]
+            A = np.where(both, M, 0.0) + np.where(moving, 0.0, 1.0)[:, :, None] * np.eye(5)
+            p = np.where(moving, np.linalg.solve(A, np.where(moving, -g, 0.0)[:, :, None])[:, :, 0], 0.0)
+            outwards = moving & (((x <= lo) & (p < 0)) | ((x >= hi) & (p > 0)))
+            if not outwards.any():
+                break
+            moving &= ~outwards
+        descent = np.einsum("ji,ji->j", g, p) < 0
+        p[~descent] = 0.0
+        if not descent.any():
+            break
+        # the longest step along p that keeps every variable within its bounds
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.maximum(np.where(p > 0, (hi - x) / p, np.where(p < 0, (lo - x) / p, np.inf)), 0.0)
+        q = np.einsum("jt,jt->t", jac, flat.per_point(p.T))
+        s = _line_minimum(
+            flat, t, q, delta, np.einsum("ji,ji->j", damp * (x - z), p), np.einsum("ji,ji->j", damp * p, p)
+        )
+        s = np.minimum(s, room.min(axis=1))
+        hit = room <= s[:, None]  # (put exactly on the bound it reached)
+        x = np.where(hit, np.where(p > 0, hi, lo), x + s[:, None] * p)
+        t = r + np.einsum("jt,jt->t", jac, flat.per_point((x - z).T))
+        if (np.abs(s[:, None] * p) <= 1e-15 * (1.0 + np.abs(z))).all():
+            break
+    predicted = flat.fit_sum(w * (obj.rho(r) - obj.rho(t)))
+    return x, predicted
+
+
+def _line_minimum(
+    flat: Flat, t: np.ndarray, q: np.ndarray, delta: float, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """For each job, the s >= 0 that minimises sum w H_delta(t + s q) + a s + b s^2 / 2 (b > 0): where the
+    derivative, nondecreasing and piecewise linear with a kink wherever a point crosses +-delta, first
+    reaches 0 (0 if it is not negative at 0)."""
+    w = flat.w
+    aq = np.abs(q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s1, s2 = (delta - t) / q, (-delta - t) / q
+    enter, leave = np.minimum(s1, s2), np.maximum(s1, s2)  # the points are inside +-delta in between
+    # a point's part of the derivative: -w delta |q| before it enters, w q (t + s q) inside, w delta |q| after
+    wq = w * q
+    before = q != 0
+    inside0 = before & (enter <= 0) & (leave > 0)
+    after0 = before & (leave <= 0)
+    before0 = before & (enter > 0)
+    slope0 = flat.fit_sum(np.where(inside0, wq * q, 0.0)) + b
+    level0 = (
+        flat.fit_sum(np.where(inside0, wq * t, 0.0) + w * delta * aq * (after0.astype(float) - before0)) + a
+    )
+    # the kinks ahead: (job, s, change of level, change of slope)
+    job = np.repeat(np.arange(flat.n_fits), flat.n_points)
+    e_on, l_on = before & (enter > 0), before & (leave > 0)
+    ks = np.concatenate([enter[e_on], leave[l_on]])
+    kj = np.concatenate([job[e_on], job[l_on]])
+    dlevel = np.concatenate([(wq * t + w * delta * aq)[e_on], (w * delta * aq - wq * t)[l_on]])
+    dslope = np.concatenate([(wq * q)[e_on], -(wq * q)[l_on]])
+    order = np.lexsort((ks, kj))
+    ks, kj, dlevel, dslope = ks[order], kj[order], dlevel[order], dslope[order]
+    level_after = np.cumsum(dlevel)
+    slope_after = np.cumsum(dslope)
+    first = np.searchsorted(kj, np.arange(flat.n_fits))  # each job's first kink
+    base_level = (
+        np.where(first > 0, level_after[np.maximum(first - 1, 0)], 0.0) if ks.size else np.zeros(flat.n_fits)
+    )
+    base_slope = (
+        np.where(first > 0, slope_after[np.maximum(first - 1, 0)], 0.0) if ks.size else np.zeros(flat.n_fits)
+    )
+    # level and slope of the piece that ends at each kink
+    lv = level0[kj] + level_after - base_level[kj] - dlevel
+    sl = slope0[kj] + slope_after - base_slope[kj] - dslope
+    crossed = lv + sl * ks >= 0  # the derivative is >= 0 at this kink
+    n = flat.n_fits
+    idx = np.arange(len(ks))
+    hit = np.full(n, len(ks))
+    np.minimum.at(hit, kj[crossed], idx[crossed])
+    out = np.zeros(n)
+    # the root lies in the piece that ends at the first kink where the derivative is >= 0, or in the last
+    has = hit < len(ks)
+    hh = hit[has]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.where(sl[hh] > 0, -lv[hh] / sl[hh], ks[hh])
+    start = np.where(hh > first[has], ks[np.maximum(hh - 1, 0)], 0.0)
+    out[has] = np.clip(root, start, ks[hh])
+    # no such kink: the last piece's level and slope
+    last_level = level0 + np.bincount(kj, dlevel, n)
+    last_slope = slope0 + np.bincount(kj, dslope, n)
+    count = np.bincount(kj, minlength=n)
+    last_start = np.where(count > 0, ks[np.maximum(first + count - 1, 0)] if ks.size else 0.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = np.maximum(-last_level / last_slope, last_start)
+    out[~has] = tail[~has]
+    return np.where(level0 >= 0, 0.0, out)
 
 
 def _step(
