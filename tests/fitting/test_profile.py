@@ -98,7 +98,7 @@ def test_a_start_close_only_to_a_dropped_start_is_kept():
 
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), sizes=st.sampled_from([[1, 2], [2, 1, 3]]))
-def test_exact_grid_starts_are_grid_minima_of_the_huber_objective(seed, sizes):
+def test_grid_minima_are_those_of_the_huber_objective(seed, sizes):
     """Each start is a grid cell (the surrogate's inner solution there) whose Huber objective is the one
     reported and below the bar; each fit's first is its grid's lowest local minimum (the others are
     minima of the screen's score, which also counts the dips parabolas show between grid lines)."""
@@ -114,7 +114,7 @@ def test_exact_grid_starts_are_grid_minima_of_the_huber_objective(seed, sizes):
     obj = get_objective("huber_log")
     surrogate = flat.with_weights(flat.w / flat.loss**2)
     bar = np.full(flat.n_fits, np.inf)
-    owners, z, f = _varpro._exact_grid_starts(flat, surrogate, spec, obj, best=bar)
+    owners, z, f = _varpro._grid_minima(flat, surrogate, spec, obj, bar)
     assert set(owners.tolist()) == set(range(flat.n_fits))
     np.testing.assert_array_equal(f, _newton.value(flat.take(owners), spec, obj, z))
     ga, gb = spec.grid(0), spec.grid(1)
@@ -143,10 +143,20 @@ def test_exact_grid_starts_are_grid_minima_of_the_huber_objective(seed, sizes):
     np.minimum.at(best, owners, f)
     best *= 0.9
     near = f <= best[owners] * (1 + _varpro.CANDIDATE_SPREAD)
-    kept_owners, kept_z, kept_f = _varpro._exact_grid_starts(flat, surrogate, spec, obj, best=best)
+    kept_owners, kept_z, kept_f = _varpro._grid_minima(flat, surrogate, spec, obj, best)
     np.testing.assert_array_equal(kept_owners, owners[near])
     np.testing.assert_array_equal(kept_z, z[near])
     np.testing.assert_array_equal(kept_f, f[near])
+    # The Huber path's grid starts: these, and the grid's minima with the surrogate reweighted by one IRLS
+    # step at each fit's best start (weights psi(r) / r)
+    best_z = z[first]
+    r = obj.residual(_newton.prediction(flat, spec, best_z), flat.loss)
+    reweighted = surrogate.with_weights(surrogate.w * obj.psi_over_r(r))
+    more_owners, more_z, more_f = _varpro._grid_minima(flat, reweighted, spec, obj, best)
+    got = _varpro._exact_grid_starts(flat, surrogate, spec, obj, best, best_z)
+    np.testing.assert_array_equal(got[0], np.concatenate([kept_owners, more_owners]))
+    np.testing.assert_array_equal(got[1], np.concatenate([kept_z, more_z]))
+    np.testing.assert_array_equal(got[2], np.concatenate([kept_f, more_f]))
 
 
 def _one_fit(runs):
