@@ -355,64 +355,45 @@ def _line_minimum(
     """For each job, the s >= 0 that minimises sum w H_delta(t + s q) + a s + b s^2 / 2 (b > 0): where the
     derivative, nondecreasing and piecewise linear with a kink wherever a point crosses +-delta, first
     reaches 0 (0 if it is not negative at 0)."""
-    w = flat.w
-    aq = np.abs(q)
+    n = flat.n_fits
+    wq, wdq = flat.w * q, flat.w * delta * np.abs(q)
+    moves = q != 0
     with np.errstate(divide="ignore", invalid="ignore"):
         s1, s2 = (delta - t) / q, (-delta - t) / q
-    enter, leave = np.minimum(s1, s2), np.maximum(s1, s2)  # the points are inside +-delta in between
-    # a point's part of the derivative: -w delta |q| before it enters, w q (t + s q) inside, w delta |q| after
-    wq = w * q
-    before = q != 0
-    inside0 = before & (enter <= 0) & (leave > 0)
-    after0 = before & (leave <= 0)
-    before0 = before & (enter > 0)
-    slope0 = flat.fit_sum(np.where(inside0, wq * q, 0.0)) + b
-    level0 = (
-        flat.fit_sum(np.where(inside0, wq * t, 0.0) + w * delta * aq * (after0.astype(float) - before0)) + a
-    )
-    # the kinks ahead: (job, s, change of level, change of slope)
-    job = np.repeat(np.arange(flat.n_fits), flat.n_points)
-    e_on, l_on = before & (enter > 0), before & (leave > 0)
-    ks = np.concatenate([enter[e_on], leave[l_on]])
-    kj = np.concatenate([job[e_on], job[l_on]])
-    dlevel = np.concatenate([(wq * t + w * delta * aq)[e_on], (w * delta * aq - wq * t)[l_on]])
-    dslope = np.concatenate([(wq * q)[e_on], -(wq * q)[l_on]])
+    enter, leave = np.minimum(s1, s2), np.maximum(s1, s2)  # a point is inside +-delta in between
+    # A point's part of the derivative is -w delta |q| before it enters, w q (t + s q) inside and
+    # w delta |q| after it leaves: the derivative's level and slope just past s = 0 ...
+    inside = moves & (enter <= 0) & (leave > 0)
+    side = np.where(moves & (leave <= 0), 1.0, 0.0) - np.where(moves & (enter > 0), 1.0, 0.0)
+    level0 = flat.fit_sum(np.where(inside, wq * t, wdq * side)) + a
+    slope0 = flat.fit_sum(np.where(inside, wq * q, 0.0)) + b
+    # ... and their changes at the kinks ahead, sorted by job, then s
+    ins, outs = moves & (enter > 0), moves & (leave > 0)
+    job = np.repeat(np.arange(n), flat.n_points)
+    ks = np.concatenate([enter[ins], leave[outs]])
+    kj = np.concatenate([job[ins], job[outs]])
+    dlevel = np.concatenate([(wq * t + wdq)[ins], (wdq - wq * t)[outs]])
+    dslope = np.concatenate([(wq * q)[ins], -(wq * q)[outs]])
     order = np.lexsort((ks, kj))
     ks, kj, dlevel, dslope = ks[order], kj[order], dlevel[order], dslope[order]
-    level_after = np.cumsum(dlevel)
-    slope_after = np.cumsum(dslope)
-    first = np.searchsorted(kj, np.arange(flat.n_fits))  # each job's first kink
-    base_level = (
-        np.where(first > 0, level_after[np.maximum(first - 1, 0)], 0.0) if ks.size else np.zeros(flat.n_fits)
-    )
-    base_slope = (
-        np.where(first > 0, slope_after[np.maximum(first - 1, 0)], 0.0) if ks.size else np.zeros(flat.n_fits)
-    )
-    # level and slope of the piece that ends at each kink
-    lv = level0[kj] + level_after - base_level[kj] - dlevel
-    sl = slope0[kj] + slope_after - base_slope[kj] - dslope
-    crossed = lv + sl * ks >= 0  # the derivative is >= 0 at this kink
-    n = flat.n_fits
-    idx = np.arange(len(ks))
-    hit = np.full(n, len(ks))
-    np.minimum.at(hit, kj[crossed], idx[crossed])
-    out = np.zeros(n)
-    # the root lies in the piece that ends at the first kink where the derivative is >= 0, or in the last
-    has = hit < len(ks)
-    hh = hit[has]
+    first = np.searchsorted(kj, np.arange(n + 1))  # job j's kinks are first[j] to first[j + 1] - 1
+    sum_level, sum_slope = (np.concatenate([[0.0], np.cumsum(x)]) for x in (dlevel, dslope))
+    # Piece k of a job ends at its kink k. The root lies in the piece that ends at the first kink where the
+    # derivative is >= 0, or else in the last piece, which starts at the job's last kink.
+    k = np.arange(len(ks))
+    level_k = level0[kj] + sum_level[k] - sum_level[first[kj]]
+    slope_k = slope0[kj] + sum_slope[k] - sum_slope[first[kj]]
+    piece = first[1:].copy()
+    crossed = k[level_k + slope_k * ks >= 0]
+    np.minimum.at(piece, kj[crossed], crossed)
+    level = level0 + sum_level[piece] - sum_level[first[:-1]]
+    slope = slope0 + sum_slope[piece] - sum_slope[first[:-1]]
+    kinks = np.append(ks, np.inf)
+    start = np.where(piece > first[:-1], kinks[np.maximum(piece - 1, 0)], 0.0)
+    end = np.where(piece < first[1:], kinks[piece], np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        root = np.where(sl[hh] > 0, -lv[hh] / sl[hh], ks[hh])
-    start = np.where(hh > first[has], ks[np.maximum(hh - 1, 0)], 0.0)
-    out[has] = np.clip(root, start, ks[hh])
-    # no such kink: the last piece's level and slope
-    last_level = level0 + np.bincount(kj, dlevel, n)
-    last_slope = slope0 + np.bincount(kj, dslope, n)
-    count = np.bincount(kj, minlength=n)
-    last_start = np.where(count > 0, ks[np.maximum(first + count - 1, 0)] if ks.size else 0.0, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tail = np.maximum(-last_level / last_slope, last_start)
-    out[~has] = tail[~has]
-    return np.where(level0 >= 0, 0.0, out)
+        root = np.where(slope > 0, -level / slope, start)
+    return np.where(level0 >= 0, 0.0, np.clip(root, start, end))
 
 
 def _step(
