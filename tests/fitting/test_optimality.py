@@ -141,8 +141,8 @@ def test_a_near_l1_valley_is_followed_to_its_bottom():
 
 def test_an_outlier_that_holds_a_coefficient_on_its_bound_everywhere_is_overcome():
     """Twenty flat, noisy points on four sizes, the last (most tokens) 12 % high. The outlier makes both
-    least-squares surrogates keep B = 0 in every cell of their grids, and the Huber polish from there stopped
-    at a saddle (A = B = 0, where the exponents do nothing), 0.06 % above the 4^5 reference. Scored with
+    least-squares surrogates keep A = B = 0 in every cell of their grids, and the Huber polish stopped at
+    that saddle (where the exponents do nothing), 0.06 % above the 4^5 reference. Scored with
     coefficients reweighted by one IRLS step, the grid has B > 0; the engine must reach at least as low an
     objective as the reference's solution has."""
     n1, n2, n3, n4 = 10526307.311845254, 32902078.18036116, 118775507.02147372, 8077161183.19662

@@ -818,8 +818,8 @@ def _exact_grid_starts(
     random eight-point family (two sizes, most residuals in Huber's linear zone) a grid minimum 10 %
     above that start polished to an optimum 2.4 % below the surrogates' (beta 0.33, not on its bound).
     And an outlier can hold a coefficient on its bound in every cell of the surrogate's grid: on a random
-    family of 20 flat points (the last, at the most tokens, 12 % high) the surrogate kept B = 0 throughout,
-    and the fit ended 0.06 % above the reference, at a saddle with A = B = 0; the reweighted grid has
+    family of 20 flat points (the last, at the most tokens, 12 % high) the surrogates kept A = B = 0
+    throughout, and the fit ended 0.06 % above the reference, at that saddle; the reweighted grid has
     B > 0, and the fit ends 0.18 % below the reference.
     """
     cells = len(spec.grid(0)) * len(spec.grid(1))
