@@ -13,6 +13,7 @@ of the A-alpha and B-beta correlation that makes the raw form ill-conditioned.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -68,9 +69,9 @@ class Flat:
         """
         return np.repeat(values, self.n_points, axis=-1)
 
-    @property
+    @cached_property
     def n_points(self) -> np.ndarray:
-        """(K,) points of each fit."""
+        """(K,) points of each fit (kept: the polish loops ask for it at every step)."""
         return np.diff(np.append(self.fit_start, len(self.y)))
 
     @property

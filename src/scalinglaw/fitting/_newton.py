@@ -145,12 +145,15 @@ def polish(
     # g, H are computed again only for jobs that moved: a failed step leaves them as they were, and most
     # steps fail while a near-L1 job settles (points cross +-delta), so this is most of the work saved
     stale = np.ones(len(z), bool)
+    jobs = None
     for _ in range(max_iter):
-        jobs = np.flatnonzero(active)
-        if jobs.size == 0:
+        running = np.flatnonzero(active)
+        if running.size == 0:
             break
-        sub = flat.restrict(jobs)
-        ys = sy if sub is flat else sy[flat.points_of(jobs)]
+        if jobs is None or len(running) != len(jobs):  # (jobs only ever finish: a new set is smaller)
+            jobs = running
+            sub = flat.restrict(jobs)
+            ys = sy if sub is flat else sy[flat.points_of(jobs)]
         moved = stale[jobs]
         if moved.all():
             g[jobs], H[jobs] = _derivatives(sub, spec, obj, ys, z[jobs])
