@@ -217,7 +217,7 @@ def polish(
         steps[due], gained[due], z_check[due] = 0, 0.0, z[due]
         tiny = np.abs(step).max(axis=1) <= 1e-13 * (1.0 + np.abs(zj).max(axis=1))
         finished = (better & (gain <= GAIN_TOL)) | tiny | (lam[jobs] > 1e14)
-        stalls = finished & (lam[jobs] > STALL) & ~linearised[jobs]
+        stalls = finished & (lam[jobs] > STALL) & ~linearised[jobs] & (obj.delta is not None)
         stalled = jobs[stalls]
         linearised[stalled], lam[stalled], nu[stalled] = True, LAMBDA0, 2.0
         finished &= ~stalls
