@@ -97,6 +97,7 @@ PROBE_GATE = 1e-3
 EXACT_GRID_POINTS = 57_600
 MAX_SCORED_POINTS = 1_000_000
 
+#: The objective :func:`solve` hands the residual-form polish (:data:`RESIDUAL_FORM`).
 LEAST_SQUARES = OBJECTIVES["lsq"]
 
 
