@@ -131,7 +131,7 @@ def polish(
     free = np.broadcast_to(free, z0.shape) if pinned is None else free & ~pinned
     # internal bounds of each variable (coefficient bounds move with the exponents; refreshed each step)
     z = z0.copy()
-    f = _objective(flat, obj, sy, _model(flat, spec, z, "value")["pred"])
+    f = _objective(flat, obj, sy, prediction(flat, spec, z))
     lam = np.full(len(z), LAMBDA0)
     nu = np.full(len(z), 2.0)
     active = np.isfinite(f)
@@ -188,7 +188,7 @@ def polish(
                 move[kinked],
             )
         step = trial - zj
-        f_trial = _objective(sub, obj, ys, _model(sub, spec, trial, "value")["pred"])
+        f_trial = _objective(sub, obj, ys, prediction(sub, spec, trial))
         better = f_trial < f[jobs]
         with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf for trials that left the domain
             gain = (f[jobs] - f_trial) / np.maximum(np.abs(f_trial), 1e-300)

@@ -179,12 +179,6 @@ class Spec:
             [hi[j] * scale[j] - shift[j] for j in range(3)],
         )
 
-    def public(self, c: np.ndarray, scale: np.ndarray, ymean: np.ndarray) -> np.ndarray:
-        """Public (E, A, B) from internal coefficients."""
-        out = c / scale
-        out[..., 0] = c[..., 0] + ymean
-        return out
-
 
 # -- sums -------------------------------------------------------------------------------------------
 
@@ -569,7 +563,7 @@ def _polish(
     constant per-segment sums (:func:`_constant_sums`); ``pinned`` (J, 2): exponents that stay where
     they start (default none).
     """
-    floor_all = ROUNDING * flat.fit_sum_of_segments(const["Pyy"])  # (J,) absolute rounding of the objective
+    floor_all = _rounding(flat)
     st = _evaluate(flat, spec, const, theta0.copy())
     theta, f, c = st.theta.copy(), st.f.copy(), st.c.copy()
     converged = np.zeros(len(theta0), bool)
@@ -784,19 +778,31 @@ def _best(n_fits: int, owners: np.ndarray, params: np.ndarray, f: np.ndarray, co
     return Solution(best_params, value, converged)
 
 
-def _screen_and_polish(flat: Flat, spec: Spec) -> tuple[np.ndarray, ...]:
-    """Every basin the screen keeps, polished: (owner fit, exponents, objective, internal coefficients,
-    converged) per job."""
+def _rounding(flat: Flat) -> np.ndarray:
+    """(K,) absolute rounding of each fit's profile objective (:data:`ROUNDING` of its sum of squares)."""
+    return ROUNDING * flat.fit_sum_of_segments(flat.seg_yy)
+
+
+def _as_z(ymean: np.ndarray, theta: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """(J, 5) z = (E, c1, alpha, c2, beta), the variables of the Newton polish, from exponents ``theta``
+    (J, 2) and internal coefficients ``c`` (J, 3) whose constant is centred on ``ymean`` (J,)."""
+    return np.column_stack([c[:, 0] + ymean, c[:, 1], theta[:, 0], c[:, 2], theta[:, 1]])
+
+
+def _screen_and_polish(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every basin the screen keeps, polished: (owner fit, z (:func:`_as_z`), objective, converged) per
+    job. The Huber path takes them as starts (the least-squares optima of its surrogates)."""
     const = _constant_sums(flat)
     owners, theta0, radius0 = _candidates(flat, spec, const)
     if owners.size == 0:
-        return owners, np.zeros((0, 2)), np.zeros(0), np.zeros((0, 3)), np.zeros(0, bool)
+        return owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool)
     jobs = owners, *_polish(flat.take(owners), spec, theta0, radius0, _of_fits(const, flat, owners))
     more = _absent_term_starts(flat, spec, const, *jobs[:4])
-    if more[0].size == 0:
-        return jobs
-    polished = more[0], *_polish(flat.take(more[0]), spec, *more[1:], _of_fits(const, flat, more[0]))
-    return tuple(np.concatenate(pair) for pair in zip(jobs, polished, strict=True))
+    if more[0].size:
+        polished = more[0], *_polish(flat.take(more[0]), spec, *more[1:], _of_fits(const, flat, more[0]))
+        jobs = tuple(np.concatenate(pair) for pair in zip(jobs, polished, strict=True))
+    owners, theta, f, c, converged = jobs
+    return owners, _as_z(flat.ymean[owners], theta, c), f, converged
 
 
 def _absent_term_starts(
@@ -846,11 +852,10 @@ def solve(flat: Flat, spec: Spec) -> Solution:
     the normal equations cannot tell the fit's lowest points apart: its jobs are
     polished again, and compared, on the residuals themselves (:func:`._newton.polish`).
     """
-    owners, theta, f, c, conv = _screen_and_polish(flat, spec)
-    z = np.column_stack([c[:, 0] + flat.ymean[owners], c[:, 1], theta[:, 0], c[:, 2], theta[:, 1]])
+    owners, z, f, conv = _screen_and_polish(flat, spec)
     lowest = np.full(flat.n_fits, np.inf)
     np.minimum.at(lowest, owners, f)
-    fine = ROUNDING * flat.fit_sum_of_segments(flat.seg_yy) > RESIDUAL_FORM * lowest
+    fine = _rounding(flat) > RESIDUAL_FORM * lowest
     again = fine[owners]
     if again.any():  # (every job of such a fit, so that its jobs' objectives stay comparable)
         z[again], f[again], settled = _newton.polish(flat.take(owners[again]), spec, LEAST_SQUARES, z[again])
@@ -863,13 +868,6 @@ def _public(flat: Flat, spec: Spec, owners: np.ndarray, z: np.ndarray) -> np.nda
     scale = spec.scales(flat.ref1[owners], flat.ref2[owners], z[:, 2], z[:, 4])
     E, A, B = np.where(np.array(spec.held), spec.c_value, z[:, [0, 1, 3]] / scale).T
     return np.column_stack([E, A, z[:, 2], B, z[:, 4]])
-
-
-def _surrogate_starts(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares optima of the basins the screen keeps: (owner fit, z = E, c1, alpha, c2, beta)."""
-    owners, theta, _, c, _ = _screen_and_polish(flat, spec)
-    E = c[:, 0] + flat.ymean[owners]  # internal constant -> E (the Newton polish works with E itself)
-    return owners, np.column_stack([E, c[:, 1], theta[:, 0], c[:, 2], theta[:, 1]])
 
 
 def _exact_grid_starts(
@@ -918,11 +916,12 @@ def _grid_minima(
     (K,): (fit, z, objective), each fit's lowest first."""
     ga, gb = spec.grid(0), spec.grid(1)
     cells = len(ga) * len(gb)
-    alpha, beta = (g.ravel() for g in np.meshgrid(ga, gb, indexing="ij"))
+    theta = np.stack([g.ravel() for g in np.meshgrid(ga, gb, indexing="ij")], axis=1)  # (cells, 2)
     q, c, _, _ = _grid_profile(surrogate, spec, _constant_sums(surrogate))
-    c0, c1, c2 = (ci.reshape(flat.n_fits, cells) for ci in c)
     k, cell = np.nonzero(np.isfinite(q.reshape(flat.n_fits, cells)))
-    z = np.column_stack([c0[k, cell] + flat.ymean[k], c1[k, cell], alpha[cell], c2[k, cell], beta[cell]])
+    z = _as_z(
+        flat.ymean[k], theta[cell], np.stack([ci.reshape(flat.n_fits, cells)[k, cell] for ci in c], axis=1)
+    )
     score = np.full((flat.n_fits, cells), np.inf)
     score[k, cell] = _newton.value(flat.take(k), spec, obj, z)
     kk, a, b = _local_minima(score.reshape(flat.n_fits, len(ga), len(gb)))
@@ -979,7 +978,7 @@ def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
     (a near-L1 valley can outlast the step cap) is polished again from its other starts, and keeps the best.
     """
     log_surrogate = flat.with_weights(flat.w / flat.loss**2)
-    starts = [_surrogate_starts(log_surrogate, spec), _surrogate_starts(flat, spec)]
+    starts = [_screen_and_polish(surrogate, spec)[:2] for surrogate in (log_surrogate, flat)]
     owners, z0 = np.concatenate([o for o, _ in starts]), np.concatenate([z for _, z in starts])
     if owners.size == 0:
         return _best(flat.n_fits, owners, np.zeros((0, 5)), np.zeros(0), np.zeros(0, bool))
