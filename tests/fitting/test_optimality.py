@@ -51,6 +51,12 @@ CASES = [
 ]
 
 
+def _objective_at(params, runs, objective):
+    """The objective of the Chinchilla law with ``params`` on ``runs`` (a reference solution's bar)."""
+    pred = sl.laws.chinchilla().predict(params, n_params=runs["n_params"], n_tokens=runs["n_tokens"])
+    return get_objective(objective).value(pred, runs["loss"].to_numpy(), np.ones(len(runs)))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("family", "k", "percentage", "thin", "objective", "fixed"), CASES)
 def test_at_least_as_low_as_the_multistart_reference(
@@ -95,8 +101,7 @@ def test_a_huber_basin_the_surrogates_rank_low_is_found():
     )
     reference = {"E": 14.662981529973496, "A": 179749.00183780584, "alpha": 0.5495647188969042}
     reference |= {"B": 15398.592019225141, "beta": 0.32751350580459543}
-    pred = sl.laws.chinchilla().predict(reference, n_params=runs["n_params"], n_tokens=runs["n_tokens"])
-    best = get_objective("huber_log").value(pred, runs["loss"].to_numpy(), np.ones(len(runs)))
+    best = _objective_at(reference, runs, "huber_log")
     fit = sl.fit(runs, objective="huber_log")
     assert fit.success and "beta" not in fit.at_bound
     assert fit.value <= best * (1 + TOLERANCE)
@@ -132,8 +137,7 @@ def test_a_near_l1_valley_is_followed_to_its_bottom():
     runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     held = {"B": 40.96400179317635, "beta": 0.5788913389930017}
     reference = {"E": 1.498476855302668, "A": 156813.48627291512, "alpha": 0.9186369624404108} | held
-    pred = sl.laws.chinchilla().predict(reference, n_params=runs["n_params"], n_tokens=runs["n_tokens"])
-    best = get_objective("huber_log").value(pred, runs["loss"].to_numpy(), np.ones(len(runs)))
+    best = _objective_at(reference, runs, "huber_log")
     fit = sl.fit(runs, objective="huber_log", fixed=held)
     assert fit.success and fit.params["alpha"] > 4.99  # (the bottom is on alpha's bound, 5)
     assert fit.value <= best * (1 - 1e-8)
@@ -171,8 +175,7 @@ def test_an_outlier_that_holds_a_coefficient_on_its_bound_everywhere_is_overcome
     runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     reference = {"E": 2.98547738882139, "A": 19.335420909870127, "alpha": 1.0952091822565342}
     reference |= {"B": 179013.31776178212, "beta": 0.9332504599325573}
-    pred = sl.laws.chinchilla().predict(reference, n_params=runs["n_params"], n_tokens=runs["n_tokens"])
-    best = get_objective("huber_log").value(pred, runs["loss"].to_numpy(), np.ones(len(runs)))
+    best = _objective_at(reference, runs, "huber_log")
     fit = sl.fit(runs, objective="huber_log")
     assert fit.success and fit.params["B"] > 0
     assert fit.value <= best * (1 + TOLERANCE)
@@ -210,8 +213,7 @@ def test_a_term_that_fits_the_first_checkpoints_is_found():
     runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     reference = {"E": 6.46435040456351e-36, "A": 98.51265385734484, "alpha": 0.10123523662681301}
     reference |= {"B": 7.770553722350104e35, "beta": 4.511670526880216}
-    pred = sl.laws.chinchilla().predict(reference, n_params=runs["n_params"], n_tokens=runs["n_tokens"])
-    best = get_objective("lsq").value(pred, runs["loss"].to_numpy(), np.ones(len(runs)))
+    best = _objective_at(reference, runs, "lsq")
     fit = sl.fit(runs)
     assert fit.success and fit.params["B"] > 0
     assert fit.value <= best * (1 + TOLERANCE)
@@ -243,8 +245,7 @@ def test_a_fit_the_normal_equations_cannot_resolve_is_finished_on_its_residuals(
     held = {"E": 1.8019382767517609}
     reference = {"A": 21105.0337494187, "alpha": 0.44147673790830894, "B": 28335.041357692928}
     reference |= {"beta": 0.15141402990326505} | held
-    pred = sl.laws.chinchilla().predict(reference, n_params=runs["n_params"], n_tokens=runs["n_tokens"])
-    best = get_objective("lsq").value(pred, runs["loss"].to_numpy(), np.ones(len(runs)))
+    best = _objective_at(reference, runs, "lsq")
     fit = sl.fit(runs, fixed=held)
     assert fit.success
     assert fit.value <= best * (1 + TOLERANCE)
