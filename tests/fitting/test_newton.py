@@ -10,7 +10,7 @@ import scalinglaw as sl
 from scalinglaw.fitting import _newton, _varpro
 from scalinglaw.fitting._data import Batch, as_problem
 from scalinglaw.fitting._flat import Flat, flatten
-from scalinglaw.fitting.objectives import get_objective
+from scalinglaw.fitting.objectives import Objective, get_objective
 
 
 def _positive_definite_in_rounding_only() -> np.ndarray:
@@ -157,8 +157,8 @@ def test_a_linearised_step_minimises_the_linearised_objective(seed, lam, nudge):
     move = np.ones((1, 5), bool)
     sy = obj.scale(flat.loss)
     trial, predicted = _newton._linearised_step(flat, spec, obj, sy, z, lo, hi, np.array([lam]), move)
-    m = _newton._model(flat, spec, z, "derivatives")
-    r, jac = obj.scale(m["pred"]) - sy, (m["grad"] / m["pred"]).T
+    pred, grad = _newton._jacobian(flat, spec, z)
+    r, jac = obj.scale(pred) - sy, (grad / pred).T
     D = (flat.w[:, None] * jac * jac).sum(axis=0)
 
     def model(d, damped=True):
@@ -172,3 +172,56 @@ def test_a_linearised_step_minimises_the_linearised_objective(seed, lam, nudge):
     ours = model(trial[0] - z[0])
     assert ours <= min(best.fun, model(np.zeros(5))) + 1e-9 * model(np.zeros(5))
     np.testing.assert_allclose(predicted[0], model(np.zeros(5), False) - model(trial[0] - z[0], False))
+
+
+#: Objectives whose value is twice differentiable everywhere, so that finite differences check the exact
+#: Hessian: squared error (on the loss), and Huber on log-loss with every residual in its quadratic zone
+#: or every one in its linear zone (then only the curvature of ln L_hat is left).
+_SMOOTH = {
+    "lsq": get_objective("lsq"),
+    "log, quadratic zone": Objective("log_quadratic", log_space=True, delta=1e6),
+    "log, linear zone": Objective("log_linear", log_space=True, delta=1e-12),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    objective=st.sampled_from(sorted(_SMOOTH)),
+    held=st.sampled_from([(), ("A", "alpha"), ("E",), ("B",)]),
+)
+def test_the_polish_has_the_objectives_exact_gradient_and_hessian(seed, objective, held):
+    """The Newton polish's gradient and Hessian are those of the objective it is handed, in every variable
+    (E, c1, alpha, c2, beta), with coefficients held or not: central differences of the objective and of
+    the gradient agree with them."""
+    rng = np.random.default_rng(seed)
+    runs = sl.simulate.family(seed=seed, noise=0.01)
+    truth = {"E": 1.8, "A": 400.0, "alpha": 0.3, "B": 900.0, "beta": 0.28}
+    law = sl.laws.chinchilla().fix(**{n: truth[n] for n in held}) if held else sl.laws.chinchilla()
+    obj = _SMOOTH[objective]
+    flat = flatten(Batch.of_tables([as_problem(runs, law.inputs)]), *law.inputs)
+    spec = _varpro.Spec.from_law(law)
+    alpha, beta = rng.uniform(0.1, 0.8, 2)
+    scale = spec.scales(flat.ref1, flat.ref2, np.array([alpha]), np.array([beta]))[0]
+    z = np.array([[rng.uniform(0.5, 2.0), rng.uniform(0.05, 2.0), alpha, rng.uniform(0.05, 2.0), beta]])
+    z[0, [1, 3]] *= scale[1:]
+    sy = obj.scale(flat.loss)
+    g, H = _newton._derivatives(flat, spec, obj, sy, z)
+    free = [not spec.held[0], not spec.held[1], True, not spec.held[2], True]
+    for i in np.flatnonzero(free):
+        h = 1e-6 * max(1.0, abs(z[0, i]))
+        up, down = z.copy(), z.copy()
+        up[0, i] += h
+        down[0, i] -= h
+        slope = (_newton.value(flat, spec, obj, up) - _newton.value(flat, spec, obj, down))[0] / (2 * h)
+        row = (
+            _newton._derivatives(flat, spec, obj, sy, up)[0]
+            - _newton._derivatives(flat, spec, obj, sy, down)[0]
+        )
+        np.testing.assert_allclose(g[0, i], slope, rtol=1e-5, atol=1e-7 * np.abs(g[0]).max())
+        np.testing.assert_allclose(
+            H[0, i, free],
+            row[0, free] / (2 * h),
+            rtol=1e-5,
+            atol=1e-6 * np.abs(H[0][np.ix_(free, free)]).max(),
+        )

@@ -2,7 +2,9 @@
 
 The variable-projection screen (:mod:`._varpro`) finds the basins with the log-space least-squares
 surrogate; this module then minimises sum w H_delta(ln L_hat - ln L) itself over all five parameters
-(the linear ones are no longer linear on the log scale). Newton steps use the exact Hessian of the Huber
+(the linear ones are no longer linear on the log scale). (The least-squares path uses it too, on the
+squared residuals themselves, where the normal equations' rounding is too coarse: any
+:class:`~scalinglaw.fitting.objectives.Objective` works.) Newton steps use the exact Hessian of the Huber
 objective, damped Levenberg-Marquardt style until they descend; bounds are honoured by freezing variables
 that sit on a bound and are pushed outwards, then projecting. With delta = 1e-3 most residuals fall in
 Huber's linear zone, where only the curvature of ln L_hat contributes; the exact Hessian keeps the
@@ -18,6 +20,7 @@ put on the bound and the rest polished; the crawl jumps there if that is lower.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,40 +74,57 @@ _IU, _KU = np.triu_indices(5)
 _UPPER = {(int(i), int(k)): n for n, (i, k) in enumerate(zip(_IU, _KU, strict=True))}
 
 
-def _model(flat: Flat, spec: Spec, z: np.ndarray, need: str) -> dict[str, np.ndarray]:
-    """Per-point prediction and derivatives at z = (J, 5) = (E, c1, alpha, c2, beta) internal values.
+@dataclass(frozen=True)
+class _Terms:
+    """The law's terms at z = (J, 5) = (E, c1, alpha, c2, beta) internal values, for every point.
 
-    Held coefficients are recomputed from their public value at the current exponents.
+    The constant and the x1 term are the same for all points of a segment (one model size), so they are
+    kept per segment; only the x2 term is per point.
     """
+
+    c: np.ndarray  #: (J, 3) coefficients; held ones recomputed from their public value at the exponents
+    u: np.ndarray  #: (S,) the x1 basis
+    v: np.ndarray  #: (T,) the x2 basis
+    pred: np.ndarray  #: (T,) the prediction
+
+
+def _terms(flat: Flat, spec: Spec, z: np.ndarray) -> _Terms:
     alpha, beta = z[:, 2], z[:, 4]
     scale = spec.scales(flat.ref1, flat.ref2, alpha, beta)
-    held_val = spec.c_value * scale
-    c = np.where(np.array(spec.held), held_val, z[:, [0, 1, 3]])
-    l1 = flat.point_l1
-    u = flat.seg_to_point(np.exp(-alpha[flat.seg_fit] * flat.seg_l1))  # (once per model size, not per point)
+    c = np.where(np.array(spec.held), spec.c_value * scale, z[:, [0, 1, 3]])
+    seg = flat.seg_fit
+    u = np.exp(-alpha[seg] * flat.seg_l1)
     v = np.exp(-flat.per_point(beta) * flat.l2)
-    c0, c1, c2 = flat.per_point(c.T)
-    pred = c0 + c1 * u + c2 * v
-    out = {"pred": pred, "c": c}
-    if need == "value":
-        return out
-    e1 = l1 + (flat.per_point(flat.ref1) if spec.held[1] else 0.0)
-    e2 = flat.l2 + (flat.per_point(flat.ref2) if spec.held[2] else 0.0)
-    out["grad"] = np.stack([np.ones_like(u), u, -c1 * e1 * u, v, -c2 * e2 * v])  # (5, T)
-    out["curv"] = {(1, 2): -e1 * u, (2, 2): c1 * e1 * e1 * u, (3, 4): -e2 * v, (4, 4): c2 * e2 * e2 * v}
-    return out
+    pred = flat.seg_to_point(c[seg, 0] + c[seg, 1] * u) + flat.per_point(c[:, 2]) * v
+    return _Terms(c, u, v, pred)
+
+
+def _exponent_factors(flat: Flat, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    """(e1 (S,), e2 (T,)): -d ln u / d alpha and -d ln v / d beta, the centred logs of x1 and x2, plus
+    the centre where the term's coefficient is held (its internal value then moves with the exponent)."""
+    e1 = flat.seg_l1 + flat.ref1[flat.seg_fit] if spec.held[1] else flat.seg_l1
+    e2 = flat.l2 + flat.per_point(flat.ref2) if spec.held[2] else flat.l2
+    return e1, e2
+
+
+def _jacobian(flat: Flat, spec: Spec, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction (T,), its derivatives (5, T) in z) at every point."""
+    t = _terms(flat, spec, z)
+    e1, e2 = _exponent_factors(flat, spec)
+    c1, c2 = flat.per_point(t.c[:, 1]), flat.per_point(t.c[:, 2])
+    u, e1 = flat.seg_to_point(t.u), flat.seg_to_point(e1)
+    return t.pred, np.stack([np.ones_like(t.v), u, -c1 * e1 * u, t.v, -c2 * e2 * t.v])
 
 
 def _objective(flat: Flat, obj: Objective, scaled_loss: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Each job's objective; ``scaled_loss``: the losses on the residuals' scale (:meth:`Objective.scale`)."""
-    r = obj.scale(pred) - scaled_loss
-    rho = np.where(np.isfinite(r), obj.rho(np.where(np.isfinite(r), r, 0.0)), np.inf)
-    return flat.fit_sum(flat.w * rho)
+    rho = obj.rho(obj.scale(pred) - scaled_loss)
+    return flat.fit_sum(flat.w * np.where(np.isnan(rho), np.inf, rho))  # (NaN: a prediction out of domain)
 
 
 def prediction(flat: Flat, spec: Spec, z: np.ndarray) -> np.ndarray:
     """The law's prediction at every point, with each job's parameters ``z`` (J, 5)."""
-    return _model(flat, spec, z, "value")["pred"]
+    return _terms(flat, spec, z).pred
 
 
 def value(flat: Flat, spec: Spec, obj: Objective, z: np.ndarray) -> np.ndarray:
@@ -258,27 +278,67 @@ def _derivatives(
     flat: Flat, spec: Spec, obj: Objective, sy: np.ndarray, z: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient (J, 5) and Hessian (J, 5, 5) of every job's objective at ``z`` (J, 5); ``sy``: the losses
-    on the residuals' scale."""
-    m = _model(flat, spec, z, "derivatives")
-    r = obj.scale(m["pred"]) - sy
+    on the residuals' scale.
+
+    With the residual r = s(L_hat) - s(L) (s = ln or the identity), the gradient is sum w psi r' and
+    the Hessian sum w (psi' r' r'' + psi r''), where r' = s' grad and r'' = s' curv + s'' grad grad'
+    (grad, curv: the prediction's first and second derivatives in z). So both are sums of the
+    prediction's derivatives weighted by q = w psi s' and, for the grad grad' part, by
+    p = w (psi' s'^2 + psi s''). The derivatives of the constant and the x1 term are the same for all
+    points of a segment: the sums over points are taken of the weights times powers of the x2 basis
+    only (ten per segment), and the x1 term's factors applied per segment.
+    """
+    t = _terms(flat, spec, z)
+    e1, e2 = _exponent_factors(flat, spec)
+    r = obj.scale(t.pred) - sy
+    psi, dpsi = obj.psi(r), obj.psi_prime(r)
     w = flat.w
-    psi = obj.psi(r)
-    grad_pred = m["grad"] / m["pred"]  # d ln L_hat / dz
-    g = flat.fit_sum(w * psi * grad_pred).T
-    # Hessian: sum w [(psi' - psi) grad grad' + psi curvature / L_hat] (grad = d ln L_hat / dz), upper
-    # triangle at once
-    weighted = (w * (obj.psi_prime(r) - psi)) * grad_pred
-    wpsi = w * psi / m["pred"]
-    terms = np.empty((len(_UPPER), len(w)))
-    for (i, k), n in _UPPER.items():  # (row by row: fancy-indexing the pairs copies 15 rows twice)
-        np.multiply(weighted[i], grad_pred[k], out=terms[n])
-    for (i, k), curv in m["curv"].items():
-        terms[_UPPER[(i, k)]] += wpsi * curv
-    upper = flat.fit_sum(terms)  # (15, J)
+    if obj.log_space:  # s' = 1 / L_hat, s'' = -1 / L_hat^2
+        q = w * psi / t.pred
+        p = w * (dpsi - psi) / (t.pred * t.pred)
+    else:
+        q, p = w * psi, w * dpsi
+    X = np.empty((10, len(w)))
+    X[0], X[6] = p, q
+    pv = np.multiply(p, t.v, out=X[1])
+    np.multiply(pv, e2, out=X[2])
+    pvv = np.multiply(pv, t.v, out=X[3])
+    pvve = np.multiply(pvv, e2, out=X[4])
+    np.multiply(pvve, e2, out=X[5])
+    qv = np.multiply(q, t.v, out=X[7])
+    qve = np.multiply(qv, e2, out=X[8])
+    np.multiply(qve, e2, out=X[9])
+    P, Pv, Pve, Pvv, Pvve, Pvvee, Q, Qv, Qve, Qvee = flat.seg_sum(X)
+    # grad = (1, u, k u, v, -c2 e2 v) with k = -c1 e1 per segment; curv: d2/dc1 dalpha = -e1 u,
+    # d2/dalpha2 = c1 e1^2 u, d2/dc2 dbeta = -e2 v, d2/dbeta2 = c2 e2^2 v
+    seg = flat.seg_fit
+    c1, c2 = t.c[seg, 1], t.c[seg, 2]
+    u = t.u
+    k = -c1 * e1
+    ku = k * u
+    entries = {
+        (0, 0): P,
+        (0, 1): u * P,
+        (0, 2): ku * P,
+        (0, 3): Pv,
+        (0, 4): -c2 * Pve,
+        (1, 1): u * u * P,
+        (1, 2): ku * u * P - e1 * u * Q,
+        (1, 3): u * Pv,
+        (1, 4): -c2 * u * Pve,
+        (2, 2): ku * ku * P + c1 * e1 * e1 * u * Q,
+        (2, 3): ku * Pv,
+        (2, 4): -c2 * ku * Pve,
+        (3, 3): Pvv,
+        (3, 4): -c2 * Pvve - Qve,
+        (4, 4): c2 * c2 * Pvvee + c2 * Qvee,
+    }
+    gradient = (Q, u * Q, ku * Q, Qv, -c2 * Qve)
+    sums = flat.fit_sum_of_segments(np.stack([*gradient, *(entries[ik] for ik in _UPPER)]))  # (20, J)
     H = np.empty((len(z), 5, 5))
-    H[:, _IU, _KU] = upper.T
-    H[:, _KU, _IU] = upper.T
-    return g, H
+    H[:, _IU, _KU] = sums[5:].T
+    H[:, _KU, _IU] = sums[5:].T
+    return sums[:5].T, H
 
 
 def _linearised_step(
@@ -303,9 +363,9 @@ def _linearised_step(
     curvature of the points inside; the steps it proposes cross kinks and fail, and the damping that
     makes them succeed makes them tiny.
     """
-    m = _model(flat, spec, z, "derivatives")
-    r = obj.scale(m["pred"]) - sy
-    jac = m["grad"] / m["pred"]  # (5, T): d ln L_hat / dz, the residuals' Jacobian
+    pred, grad = _jacobian(flat, spec, z)
+    r = obj.scale(pred) - sy
+    jac = grad / pred if obj.log_space else grad  # (5, T): the residuals' Jacobian
     w, delta = flat.w, obj.delta
     D = flat.fit_sum(w * jac * jac).T  # (J, 5)
     D = np.where(move, np.maximum(D, 1e-12 * np.maximum(D.max(axis=1, keepdims=True), 1e-300)), 0.0)
