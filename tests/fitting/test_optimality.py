@@ -181,6 +181,56 @@ def test_an_outlier_that_holds_a_coefficient_on_its_bound_everywhere_is_overcome
     assert fit.value <= best * (1 + TOLERANCE)
 
 
+def test_a_huber_term_that_fits_the_smallest_model_only_is_found():
+    """Four points on four sizes, beta held, the third 14 % high. The Huber optimum has a steep A / N^alpha
+    (alpha on its bound, 5) that only the smallest model feels; both least-squares surrogates, and the
+    grid scored exactly, left A = 0, and the fit ended 0.26 % above the 4^5 reference with no A term. A
+    fit whose best job has a term absent scans that term's exponent, with coefficients reweighted at the
+    job."""
+    points = [
+        (17643864.777774297, 159946122.68097007, 3.0103142763692965),
+        (216619384.71119037, 1963709828.7976646, 2.977411704718864),
+        (3858725518.966447, 34980328461.04441, 3.398761497015981),
+        (5711918874.5338545, 51779997668.12923, 2.982935291277201),
+    ]
+    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
+    beta = 1.23619043410805
+    reference = {"E": 2.982910241076074, "A": 10821761167101.064, "alpha": 2.0142561534834185}
+    reference |= {"B": 8103.173174060986, "beta": beta}
+    best = _objective_at(reference, runs, "huber_log")
+    fit = sl.fit(runs, objective="huber_log", fixed={"beta": beta})
+    assert fit.success and fit.params["A"] > 0
+    assert fit.value <= best * (1 + TOLERANCE)
+
+
+def test_a_huber_term_left_constant_on_its_exponents_bound_is_tried_steep():
+    """Twelve points on three sizes, the last of the middle size 14 % low. The fit ended with alpha = 0,
+    its term a constant E absorbs, 1.0 % above the 4^5 reference (alpha 1.7). Alpha's scan from there
+    finds the steep term (alpha on its bound, 5) that fits the smallest model."""
+    n1, n2, n3 = 13656735.685061181, 145027236.0280286, 2963803869.4293156
+    points = [
+        (n1, 1467974392.283426, 2.734662662718747),
+        (n1, 1590305591.6403782, 2.7352000086901094),
+        (n1, 1712636790.9973304, 2.7323341080872936),
+        (n1, 1834967990.3542826, 2.73439265784983),
+        (n2, 15589103690.838293, 2.6922683119951234),
+        (n2, 16888195665.074818, 2.6944372125205),
+        (n2, 18187287639.311344, 2.6925826922323126),
+        (n2, 19486379613.547867, 2.3141743312809644),
+        (n3, 318581854727.7006, 2.6856276466145643),
+        (n3, 345130342621.6757, 2.6850347241505146),
+        (n3, 371678830515.6507, 2.6851613793466296),
+        (n3, 398227318409.6258, 2.683794760506523),
+    ]
+    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
+    reference = {"E": 2.682650240969189, "A": 60238217472.446045, "alpha": 1.7348021134608909}
+    reference |= {"B": 414.8364539789992, "beta": 0.4555356127074787}
+    best = _objective_at(reference, runs, "huber_log")
+    fit = sl.fit(runs, objective="huber_log")
+    assert fit.success and fit.params["alpha"] > 1
+    assert fit.value <= best * (1 + TOLERANCE)
+
+
 def test_a_term_that_fits_the_first_checkpoints_is_found():
     """Twenty noisy points on five sizes, least squares. The optimum has E on its bound and a B term with
     beta = 4.5 that only the first checkpoints feel; alpha's valley there is narrower than the screening

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scalinglaw as sl
-from scalinglaw.fitting import _newton, _varpro
+from scalinglaw.fitting import _huber, _newton, _varpro
 from scalinglaw.fitting._data import Batch, as_problem
 from scalinglaw.fitting._flat import flatten
 from scalinglaw.fitting.objectives import get_objective
@@ -80,7 +80,7 @@ def test_distinct_starts_drop_each_fits_near_duplicates(owners, seed, twins):
         j = rng.integers(1, len(owners)) if len(owners) > 1 else 0
         z0[j] = z0[j - 1] * (1 + rng.choice([0.0, 6e-8, 5e-7]))
     kept = _distinct_starts_one_by_one(owners, z0, f0)
-    got_owners, got_z, promising = _varpro._distinct_starts(owners, z0, f0)
+    got_owners, got_z, promising = _huber._distinct_starts(owners, z0, f0)
     np.testing.assert_array_equal(got_owners, owners[kept])
     np.testing.assert_array_equal(got_z, z0[kept])
     best = {k: f0[kept][owners[kept] == k].min() for k in set(owners[kept].tolist())}
@@ -92,7 +92,7 @@ def test_a_start_close_only_to_a_dropped_start_is_kept():
     z = np.ones((3, 5))
     z[1] *= 1 + 6e-8  # close to start 0: dropped
     z[2] *= 1 + 1.2e-7  # close to start 1 only, which is gone: kept
-    _, kept, _ = _varpro._distinct_starts(np.zeros(3, np.int64), z, np.array([1.0, 2.0, 3.0]))
+    _, kept, _ = _huber._distinct_starts(np.zeros(3, np.int64), z, np.array([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(kept, z[[0, 2]])
 
 
@@ -114,7 +114,7 @@ def test_grid_minima_are_those_of_the_huber_objective(seed, sizes):
     obj = get_objective("huber_log")
     surrogate = flat.with_weights(flat.w / flat.loss**2)
     bar = np.full(flat.n_fits, np.inf)
-    owners, z, f = _varpro._grid_minima(flat, surrogate, spec, obj, bar)
+    owners, z, f = _huber._grid_minima(flat, surrogate, spec, obj, bar)
     assert set(owners.tolist()) == set(range(flat.n_fits))
     np.testing.assert_array_equal(f, _newton.value(flat.take(owners), spec, obj, z))
     ga, gb = spec.grid(0), spec.grid(1)
@@ -143,7 +143,7 @@ def test_grid_minima_are_those_of_the_huber_objective(seed, sizes):
     np.minimum.at(best, owners, f)
     best *= 0.9
     near = f <= best[owners] * (1 + _varpro.CANDIDATE_SPREAD)
-    kept_owners, kept_z, kept_f = _varpro._grid_minima(flat, surrogate, spec, obj, best)
+    kept_owners, kept_z, kept_f = _huber._grid_minima(flat, surrogate, spec, obj, best)
     np.testing.assert_array_equal(kept_owners, owners[near])
     np.testing.assert_array_equal(kept_z, z[near])
     np.testing.assert_array_equal(kept_f, f[near])
@@ -152,8 +152,8 @@ def test_grid_minima_are_those_of_the_huber_objective(seed, sizes):
     best_z = z[first]
     r = obj.residual(_newton.prediction(flat, spec, best_z), flat.loss)
     reweighted = surrogate.with_weights(surrogate.w * obj.psi_over_r(r))
-    more_owners, more_z, more_f = _varpro._grid_minima(flat, reweighted, spec, obj, best)
-    got = _varpro._exact_grid_starts(flat, surrogate, spec, obj, best, best_z)
+    more_owners, more_z, more_f = _huber._grid_minima(flat, reweighted, spec, obj, best)
+    got = _huber._exact_grid_starts(flat, surrogate, spec, obj, best, best_z)
     np.testing.assert_array_equal(got[0], np.concatenate([kept_owners, more_owners]))
     np.testing.assert_array_equal(got[1], np.concatenate([kept_z, more_z]))
     np.testing.assert_array_equal(got[2], np.concatenate([kept_f, more_f]))

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglaw.fitting import _multistart, _varpro
+from scalinglaw.fitting import _huber, _multistart, _varpro
 from scalinglaw.fitting._data import Batch, as_problem
 from scalinglaw.fitting._flat import flatten
 from scalinglaw.fitting.objectives import HUBER_DELTA, OBJECTIVES, Objective, get_objective
@@ -137,7 +137,7 @@ def _solve(law: Law, obj: Objective, batch: Batch) -> tuple[np.ndarray, np.ndarr
         return params, np.array([conv for _, conv in solved], bool)
     spec = _varpro.Spec.from_law(law)
     flat = flatten(batch, sep.x1, sep.x2, merge=obj.delta is None)  # (Huber's residuals are per row)
-    sol = _varpro.solve(flat, spec) if obj.delta is None else _varpro.solve_huber(flat, spec, obj)
+    sol = _varpro.solve(flat, spec) if obj.delta is None else _huber.solve_huber(flat, spec, obj)
     columns = [spec.names.index(n) for n in law.names]
     return sol.params[:, columns], sol.converged
 
