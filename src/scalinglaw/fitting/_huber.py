@@ -50,6 +50,8 @@ def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
     polished from its starts whose exact objective is close to its best start's (a basin whose start ranks
     second can hold the lower optimum: by up to 0.2 % on Pythia fits); a fit whose polish does not converge
     (a near-L1 valley can outlast the step cap) is polished again from its other starts, and keeps the best.
+    Last, a fit whose best job ended with a term absent is polished again from that term's exponent scan
+    (:func:`_absent_term_huber_starts`).
     """
     log_surrogate = flat.with_weights(flat.w / flat.loss**2)
     starts = [_screen_and_polish(surrogate, spec)[:2] for surrogate in (log_surrogate, flat)]
@@ -64,18 +66,24 @@ def solve_huber(flat: Flat, spec: Spec, obj: Objective) -> Solution:
     owners, z0, promising = _distinct_starts(
         np.concatenate([owners, more_owners]), np.concatenate([z0, more_z]), np.concatenate([f0, more_f])
     )
-    z, f, conv = _newton.polish(flat.take(owners[promising]), spec, obj, z0[promising])
-    again = ~promising & np.isin(owners, owners[promising][~conv])  # the other starts of fits that stalled
+    jobs = _polished(flat, spec, obj, owners[promising], z0[promising])
+    again = ~promising & np.isin(owners, jobs[0][~jobs[3]])  # the other starts of fits that stalled
     if again.any():
-        more = _newton.polish(flat.take(owners[again]), spec, obj, z0[again])
-        z, f, conv = (np.concatenate(pair) for pair in zip((z, f, conv), more, strict=True))
-    owners = owners[np.concatenate([np.flatnonzero(promising), np.flatnonzero(again)])]
-    more_owners, more_z = _absent_term_huber_starts(flat, log_surrogate, spec, obj, owners, z, f)
-    if more_owners.size:
-        more = _newton.polish(flat.take(more_owners), spec, obj, more_z)
-        owners = np.concatenate([owners, more_owners])
-        z, f, conv = (np.concatenate(pair) for pair in zip((z, f, conv), more, strict=True))
+        jobs = _polished(flat, spec, obj, owners[again], z0[again], jobs)
+    more = _absent_term_huber_starts(flat, log_surrogate, spec, obj, *jobs[:3])
+    if more[0].size:
+        jobs = _polished(flat, spec, obj, *more, jobs)
+    owners, z, f, conv = jobs
     return _best(flat.n_fits, owners, _public(flat, spec, owners, z), f, conv)
+
+
+def _polished(
+    flat: Flat, spec: Spec, obj: Objective, owners: np.ndarray, z0: np.ndarray, jobs: tuple = ()
+) -> tuple[np.ndarray, ...]:
+    """(owner fit, z, objective, converged) of the Newton polish from starts ``z0`` of ``owners``, after
+    the ``jobs`` polished before (the same four arrays), if any."""
+    new = owners, *_newton.polish(flat.take(owners), spec, obj, z0)
+    return tuple(np.concatenate(pair) for pair in zip(jobs, new, strict=True)) if jobs else new
 
 
 def _absent_term_huber_starts(
@@ -84,8 +92,8 @@ def _absent_term_huber_starts(
     """Starts for fits whose best job ended with a term absent (its coefficient on a zero bound, or its
     exponent on a zero bound, which makes the term a constant the constant E absorbs): that exponent's grid
     values, the other exponent where the job left it, each cell's coefficients those of the surrogate
-    reweighted by one IRLS step at the job (:func:`_grid_minima`); the lowest cell of each such job and term
-    where its exact objective is below the job's: (owner fit, z)."""
+    reweighted by one IRLS step at the job (as in :func:`_exact_grid_starts`); the lowest cell of each such
+    job and term where its exact objective is below the job's: (owner fit, z)."""
     best = lowest_of_each(owners, f, flat.n_fits)
     best = best[best >= 0]
     out_owners, out_z = [np.zeros(0, np.int64)], [np.zeros((0, 5))]
