@@ -231,6 +231,31 @@ def test_a_huber_term_left_constant_on_its_exponents_bound_is_tried_steep():
     assert fit.value <= best * (1 + TOLERANCE)
 
 
+def test_a_huber_fit_with_a_term_absent_and_its_exponent_held_scans_the_other_exponent():
+    """Eight points on four sizes, alpha held, one 12 % low. The fit ended with A = 0 and a steep B term
+    (beta 1.5), 2.4e-4 above the 4^5 reference, whose B term is a near-constant (beta 0.0016). With alpha
+    held, the absent term's own exponent cannot be scanned; beta's scan finds the near-constant basin."""
+    n1, n2, n3, n4 = 72417162.52807297, 105044217.72551142, 3435642231.81001, 3881900786.0612483
+    points = [
+        (n1, 6380397121.72709, 2.9151866197741976),
+        (n1, 12760794243.45418, 2.5536403013085924),
+        (n2, 9255041222.722725, 2.9173473140458213),
+        (n2, 18510082445.44545, 2.91558808680721),
+        (n3, 302701197366.3964, 2.916866711910987),
+        (n3, 605402394732.7928, 2.9110931225560845),
+        (n4, 342019318868.1456, 2.9151989373544254),
+        (n4, 684038637736.2913, 2.914074225770375),
+    ]
+    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
+    alpha = 0.9348214142699451
+    reference = {"E": 2.7290312052038406, "A": 20.085372762230904, "alpha": alpha}
+    reference |= {"B": 0.19336158730716307, "beta": 0.0016257480300470963}
+    best = _objective_at(reference, runs, "huber_log")
+    fit = sl.fit(runs, objective="huber_log", fixed={"alpha": alpha})
+    assert fit.success and fit.params["beta"] < 0.01
+    assert fit.value <= best * (1 + TOLERANCE)
+
+
 def test_a_term_that_fits_the_first_checkpoints_is_found():
     """Twenty noisy points on five sizes, least squares. The optimum has E on its bound and a B term with
     beta = 4.5 that only the first checkpoints feel; alpha's valley there is narrower than the screening

@@ -90,18 +90,27 @@ def _absent_term_huber_starts(
     flat: Flat, surrogate: Flat, spec: Spec, obj: Objective, owners: np.ndarray, z: np.ndarray, f: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Starts for fits whose best job ended with a term absent (its coefficient on a zero bound, or its
-    exponent on a zero bound, which makes the term a constant the constant E absorbs): that exponent's grid
-    values, the other exponent where the job left it, each cell's coefficients those of the surrogate
+    exponent on a zero bound, which makes the term a constant the constant E absorbs): each free exponent's
+    grid values, the other exponent where the job left it, each cell's coefficients those of the surrogate
     reweighted by one IRLS step at the job (as in :func:`_exact_grid_starts`); the lowest cell of each such
-    job and term where its exact objective is below the job's: (owner fit, z)."""
+    job and exponent where its exact objective is below the job's: (owner fit, z).
+
+    The absent term's own exponent finds a steep term that fits the smallest model only (on random families
+    of 4 and 12 points the fit ended 0.26 % and 1.0 % above the reference without it); the other exponent,
+    where the absent term's is held, finds a basin where the other term is a near-constant (8 points,
+    alpha held, A = 0: beta 1.5 ended 2.4e-4 above the reference, beta 1e-4 is 3e-6 below it).
+    """
     best = lowest_of_each(owners, f, flat.n_fits)
     best = best[best >= 0]
     out_owners, out_z = [np.zeros(0, np.int64)], [np.zeros((0, 5))]
+    term_absent = np.zeros(len(best), bool)
     for j, (coef, expo) in enumerate(((1, 2), (3, 4))):
-        if not spec.e_free[j] or spec.held[j + 1] or spec.c_lo[j + 1] != 0:
-            continue
-        absent = best[(z[best, coef] == 0) | ((z[best, expo] == 0) & (spec.e_lo[j] == 0))]
-        if absent.size == 0:
+        if not spec.held[j + 1] and spec.c_lo[j + 1] == 0:
+            term_absent |= z[best, coef] == 0
+            term_absent |= (z[best, expo] == 0) & (spec.e_lo[j] == 0) & spec.e_free[j]
+    absent = best[term_absent]
+    for j in (0, 1):
+        if not spec.e_free[j] or absent.size == 0:
             continue
         g = spec.grid(j)
         job = np.repeat(absent, len(g))
