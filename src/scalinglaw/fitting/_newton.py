@@ -281,7 +281,7 @@ def _derivatives(
     on the residuals' scale.
 
     With the residual r = s(L_hat) - s(L) (s = ln or the identity), the gradient is sum w psi r' and
-    the Hessian sum w (psi' r' r'' + psi r''), where r' = s' grad and r'' = s' curv + s'' grad grad'
+    the Hessian sum w (psi' r' r'^T + psi r''), where r' = s' grad and r'' = s' curv + s'' grad grad'
     (grad, curv: the prediction's first and second derivatives in z). So both are sums of the
     prediction's derivatives weighted by q = w psi s' and, for the grad grad' part, by
     p = w (psi' s'^2 + psi s''). The derivatives of the constant and the x1 term are the same for all
