@@ -281,9 +281,9 @@ def _derivatives(
     on the residuals' scale.
 
     With the residual r = s(L_hat) - s(L) (s = ln or the identity), the gradient is sum w psi r' and
-    the Hessian sum w (psi' r' r'^T + psi r''), where r' = s' grad and r'' = s' curv + s'' grad grad'
+    the Hessian sum w (psi' r' r'^T + psi r''), where r' = s' grad and r'' = s' curv + s'' grad grad^T
     (grad, curv: the prediction's first and second derivatives in z). So both are sums of the
-    prediction's derivatives weighted by q = w psi s' and, for the grad grad' part, by
+    prediction's derivatives weighted by q = w psi s' and, for the grad grad^T part, by
     p = w (psi' s'^2 + psi s''). The derivatives of the constant and the x1 term are the same for all
     points of a segment: the sums over points are taken of the weights times powers of the x2 basis
     only (ten per segment), and the x1 term's factors applied per segment.
