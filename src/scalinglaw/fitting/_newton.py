@@ -335,10 +335,15 @@ def _derivatives(
     }
     gradient = (Q, u * Q, ku * Q, Qv, -c2 * Qve)
     sums = flat.fit_sum_of_segments(np.stack([*gradient, *(entries[ik] for ik in _UPPER)]))  # (20, J)
-    H = np.empty((len(z), 5, 5))
-    H[:, _IU, _KU] = sums[5:].T
-    H[:, _KU, _IU] = sums[5:].T
-    return sums[:5].T, H
+    return sums[:5].T, _symmetric(sums[5:])
+
+
+def _symmetric(upper: np.ndarray) -> np.ndarray:
+    """(J, 5, 5) symmetric matrices from their upper triangles (15, J), in :data:`_UPPER` order."""
+    out = np.empty((upper.shape[1], 5, 5))
+    out[:, _IU, _KU] = upper.T
+    out[:, _KU, _IU] = upper.T
+    return out
 
 
 def _linearised_step(
@@ -375,10 +380,7 @@ def _linearised_step(
         inside = np.abs(t) <= delta
         g = flat.fit_sum(w * obj.psi(t) * jac).T + damp * (x - z)
         wj = (w * inside) * jac
-        upper = flat.fit_sum(np.stack([wj[i] * jac[k] for i, k in zip(_IU, _KU, strict=True)]))
-        M = np.empty((len(z), 5, 5))
-        M[:, _IU, _KU] = upper.T
-        M[:, _KU, _IU] = upper.T
+        M = _symmetric(flat.fit_sum(np.stack([wj[i] * jac[k] for i, k in zip(_IU, _KU, strict=True)])))
         M[:, _DIAGONAL, _DIAGONAL] += damp
         # Variables on a bound stay there for this iteration where the gradient, or else the Newton step
         # of the others, pushes them outwards (an active set; each pass fixes one more or is the last).
