@@ -57,6 +57,13 @@ def _objective_at(params, runs, objective):
     return get_objective(objective).value(pred, runs["loss"].to_numpy(), np.ones(len(runs)))
 
 
+def _fit_and_bar(points, reference, objective, fixed=None):
+    """The engine's fit of literal (n_params, n_tokens, loss) points, and the objective the reference's
+    solution reaches on them (the bar the fit must clear)."""
+    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
+    return sl.fit(runs, objective=objective, fixed=fixed), _objective_at(reference, runs, objective)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("family", "k", "percentage", "thin", "objective", "fixed"), CASES)
 def test_at_least_as_low_as_the_multistart_reference(
@@ -134,11 +141,9 @@ def test_a_near_l1_valley_is_followed_to_its_bottom():
         (n3, 182804946613.24164, 1.457223931346406),
         (n3, 193558178766.96173, 1.5473419657247285),
     ]
-    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     held = {"B": 40.96400179317635, "beta": 0.5788913389930017}
     reference = {"E": 1.498476855302668, "A": 156813.48627291512, "alpha": 0.9186369624404108} | held
-    best = _objective_at(reference, runs, "huber_log")
-    fit = sl.fit(runs, objective="huber_log", fixed=held)
+    fit, best = _fit_and_bar(points, reference, "huber_log", held)
     assert fit.success and fit.params["alpha"] > 4.99  # (the bottom is on alpha's bound, 5)
     assert fit.value <= best * (1 - 1e-8)
 
@@ -172,11 +177,9 @@ def test_an_outlier_that_holds_a_coefficient_on_its_bound_everywhere_is_overcome
         (n4, 1033038371909.4467, 2.9879542357716837),
         (n4, 1239646046291.336, 3.3631201808692954),
     ]
-    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     reference = {"E": 2.98547738882139, "A": 19.335420909870127, "alpha": 1.0952091822565342}
     reference |= {"B": 179013.31776178212, "beta": 0.9332504599325573}
-    best = _objective_at(reference, runs, "huber_log")
-    fit = sl.fit(runs, objective="huber_log")
+    fit, best = _fit_and_bar(points, reference, "huber_log")
     assert fit.success and fit.params["B"] > 0
     assert fit.value <= best * (1 + TOLERANCE)
 
@@ -193,12 +196,10 @@ def test_a_huber_term_that_fits_the_smallest_model_only_is_found():
         (3858725518.966447, 34980328461.04441, 3.398761497015981),
         (5711918874.5338545, 51779997668.12923, 2.982935291277201),
     ]
-    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     beta = 1.23619043410805
     reference = {"E": 2.982910241076074, "A": 10821761167101.064, "alpha": 2.0142561534834185}
     reference |= {"B": 8103.173174060986, "beta": beta}
-    best = _objective_at(reference, runs, "huber_log")
-    fit = sl.fit(runs, objective="huber_log", fixed={"beta": beta})
+    fit, best = _fit_and_bar(points, reference, "huber_log", {"beta": beta})
     assert fit.success and fit.params["A"] > 0
     assert fit.value <= best * (1 + TOLERANCE)
 
@@ -222,11 +223,9 @@ def test_a_huber_term_left_constant_on_its_exponents_bound_is_tried_steep():
         (n3, 371678830515.6507, 2.6851613793466296),
         (n3, 398227318409.6258, 2.683794760506523),
     ]
-    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     reference = {"E": 2.682650240969189, "A": 60238217472.446045, "alpha": 1.7348021134608909}
     reference |= {"B": 414.8364539789992, "beta": 0.4555356127074787}
-    best = _objective_at(reference, runs, "huber_log")
-    fit = sl.fit(runs, objective="huber_log")
+    fit, best = _fit_and_bar(points, reference, "huber_log")
     assert fit.success and fit.params["alpha"] > 1
     assert fit.value <= best * (1 + TOLERANCE)
 
@@ -246,12 +245,10 @@ def test_a_huber_fit_with_a_term_absent_and_its_exponent_held_scans_the_other_ex
         (n4, 342019318868.1456, 2.9151989373544254),
         (n4, 684038637736.2913, 2.914074225770375),
     ]
-    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     alpha = 0.9348214142699451
     reference = {"E": 2.7290312052038406, "A": 20.085372762230904, "alpha": alpha}
     reference |= {"B": 0.19336158730716307, "beta": 0.0016257480300470963}
-    best = _objective_at(reference, runs, "huber_log")
-    fit = sl.fit(runs, objective="huber_log", fixed={"alpha": alpha})
+    fit, best = _fit_and_bar(points, reference, "huber_log", {"alpha": alpha})
     assert fit.success and fit.params["beta"] < 0.01
     assert fit.value <= best * (1 + TOLERANCE)
 
@@ -285,11 +282,9 @@ def test_a_term_that_fits_the_first_checkpoints_is_found():
         (n[4], 29753271490.70122, 10.408889630722209),
         (n[4], 31612850958.87005, 10.800991583930767),
     ]
-    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     reference = {"E": 6.46435040456351e-36, "A": 98.51265385734484, "alpha": 0.10123523662681301}
     reference |= {"B": 7.770553722350104e35, "beta": 4.511670526880216}
-    best = _objective_at(reference, runs, "lsq")
-    fit = sl.fit(runs)
+    fit, best = _fit_and_bar(points, reference, "lsq")
     assert fit.success and fit.params["B"] > 0
     assert fit.value <= best * (1 + TOLERANCE)
 
@@ -316,11 +311,9 @@ def test_a_fit_the_normal_equations_cannot_resolve_is_finished_on_its_residuals(
         (n2, 84789448734.83398, 632.1238534346032),
         (n2, 89499973664.54698, 627.5009796758059),
     ]
-    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     held = {"E": 1.8019382767517609}
     reference = {"A": 21105.0337494187, "alpha": 0.44147673790830894, "B": 28335.041357692928}
     reference |= {"beta": 0.15141402990326505} | held
-    best = _objective_at(reference, runs, "lsq")
-    fit = sl.fit(runs, fixed=held)
+    fit, best = _fit_and_bar(points, reference, "lsq", held)
     assert fit.success
     assert fit.value <= best * (1 + TOLERANCE)
