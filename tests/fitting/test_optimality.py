@@ -253,6 +253,65 @@ def test_a_huber_fit_with_a_term_absent_and_its_exponent_held_scans_the_other_ex
     assert fit.value <= best * (1 + TOLERANCE)
 
 
+def test_a_huber_crawl_of_a_term_that_trades_with_the_constant_probes_the_constants_bound():
+    """Ten points on five sizes, (B, beta) held, the size term nearly flat: with alpha near 0, A / N^alpha
+    is a constant plus a slope in ln N, and E and A trade along a valley curved in linear and log
+    coordinates alike. The polish crawled down it for 1,000 steps (alpha 1.0 -> 0.014, E 2.6 -> 2.3) and
+    reported `failed`; the valley ends where E reaches 0 (alpha 0.0015). Probing alpha's bound (0), the
+    one it headed for first, does not help there; E's bound, once E heads for it, does."""
+    n = (11684898.28548936, 46487118.97008042, 135594591.4263835, 833852963.4702015, 7054177322.142669)
+    points = [
+        (n[0], 180890398.4192942, 2.678362981532045),
+        (n[0], 190939864.99814388, 2.6787559883700856),
+        (n[1], 719653116.9043727, 2.553489436191821),
+        (n[1], 759633845.6212822, 2.7073078968680853),
+        (n[2], 2099099116.4278424, 2.568768848185758),
+        (n[2], 2215715734.007167, 2.6531471112290324),
+        (n[3], 12908627109.963497, 2.6362227929115347),
+        (n[3], 13625773060.517025, 2.5864341548309455),
+        (n[4], 109203598965.62827, 2.573889828159857),
+        (n[4], 115270465574.82983, 2.6154800181836637),
+    ]
+    held = {"B": 19252.156082071848, "beta": 0.6868802241534547}
+    reference = {"E": 2.6076720374885434, "A": 20.209482535867686, "alpha": 0.39886111427555704} | held
+    fit, best = _fit_and_bar(points, reference, "huber_log", held)
+    assert fit.success and fit.at_bound == ("E",)
+    assert fit.value <= best * (1 + TOLERANCE)
+    # the end of the valley: no lower with alpha held anywhere along it
+    for alpha in (0.001, 0.0015, 0.002, 0.004, 0.0136):
+        assert (
+            fit.value
+            <= sl.fit(
+                pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"]),
+                objective="huber_log",
+                fixed=held | {"alpha": alpha},
+            ).value
+        )
+
+
+def test_a_huber_job_heading_for_a_bound_too_fast_to_crawl_probes_it():
+    """Eight points on two pairs of near-equal sizes. Every job headed for alpha's bound (5), gaining
+    about 1.6e-6 a step: too much to count as crawling, so no probe; after 1,000 steps alpha was at 4.4
+    and the fit reported `failed` (below the 4^5 reference already, by 1.1 %). A job still running after
+    100 steps now probes the bounds it has been heading for."""
+    n = (13110118.230962025, 21886819.001259215, 5095083869.749201, 5190210838.949643)
+    points = [
+        (n[0], 110836660.58118443, 47.06941195448298),
+        (n[0], 138545825.72648054, 45.370799083937214),
+        (n[1], 185037379.9921387, 41.929687303350896),
+        (n[1], 231296724.9901734, 40.31006658756323),
+        (n[2], 43075285177.09031, 18.13165122338832),
+        (n[2], 53844106471.362885, 17.316684662059274),
+        (n[3], 43879515574.683945, 17.86051294693185),
+        (n[3], 54849394468.35493, 17.81658565686464),
+    ]
+    reference = {"E": 10.000719713583814, "A": 5004350.794351891, "alpha": 0.862660713674134}
+    reference |= {"B": 2980.0452955050623, "beta": 0.24233133651920777}
+    fit, best = _fit_and_bar(points, reference, "huber_log")
+    assert fit.success and fit.at_bound == ("alpha",)
+    assert fit.value <= best * (1 + TOLERANCE)
+
+
 def test_a_term_that_fits_the_first_checkpoints_is_found():
     """Twenty noisy points on five sizes, least squares. The optimum has E on its bound and a B term with
     beta = 4.5 that only the first checkpoints feel; alpha's valley there is narrower than the screening

@@ -179,9 +179,9 @@ def lowest_of_each(owners: np.ndarray, f: np.ndarray, n: int) -> np.ndarray:
 def headed_bounds(
     theta: np.ndarray, before: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_move: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The bounds exponents head for: (job, exponent, bound) for every job and exponent (a column of
+    """The bounds variables head for: (job, variable, bound) for every job and variable (a column of
     ``theta``, (J, m)) that has moved ``min_move`` or more since ``before`` towards a finite bound of
-    ``lo`` / ``hi`` (m,) and is not on it yet; exponent by exponent, jobs in order."""
+    ``lo`` / ``hi`` ((m,), or (J, m) per job) and is not on it yet; variable by variable, jobs in order."""
     moved = theta - before
     bound = np.where(moved > 0, hi, lo)
     headed = (np.abs(moved) >= min_move) & np.isfinite(bound) & (theta != bound)

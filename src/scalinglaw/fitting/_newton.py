@@ -14,8 +14,9 @@ coordinates, in which the valleys of a term that makes up for its exponent's cha
 whose exact steps all fail (few points inside +-delta to give the curvature, so every step crosses kinks)
 goes on with steps that minimise the objective of its linearised residuals, kinks and all (Gauss-Newton
 for a piecewise quadratic, solved exactly: :func:`_linearised_step`).
-A job that crawls in both coordinates, with an exponent heading for a bound, probes once: the exponent
-put on the bound and the rest polished; the crawl jumps there if that is lower.
+A job that crawls in both coordinates, with the constant or an exponent heading for a bound, probes
+that bound (once per bound): the variable put on it and the rest polished; the crawl jumps there if that
+is lower.
 """
 
 from __future__ import annotations
@@ -56,14 +57,20 @@ CRAWL_GAIN = 1e-6
 STALL = 1e6
 #: Semismooth Newton iterations per linearised step (each reaches the next kink or the minimiser).
 LINEARISED_ITER = 30
-#: A job that crawls in both coordinates probes the bound an exponent heads for, if the exponent moved
-#: PROBE_MOVE or more towards it since the last crawl check; the probe's polish takes at most PROBE_ITER
+#: A job that crawls in both coordinates probes the bound the constant or an exponent heads for, if it
+#: moved PROBE_MOVE or more towards it since the last crawl check; the probe's polish takes at most PROBE_ITER
 #: steps. Measured on the 3,618 grid fits: probing at every crawl, with no move threshold and no step cap,
 #: took the Huber sweep from 19 s to 34 s (probes of jobs settling a near-L1 basin polish for hundreds of
 #: steps); as set, it adds at most 0.5 s to those 19 s and ends the one crawl the step cap cut short
 #: (a Pythia fit).
 PROBE_MOVE = 1e-3
 PROBE_ITER = 200
+#: A job still running at each of these step counts probes the bounds it has moved PROBE_MOVE or more
+#: towards since the previous one (since its start, at the first). A job can head for a bound too fast to
+#: count as crawling and still take thousands of steps to get there: on a random family of 8 points on
+#: four sizes, alpha went from 1.0 to 4.4 in 1,000 steps, gaining 1.6e-6 a step, and the fit reported
+#: `failed`; its optimum has alpha on its bound (5).
+LONG_RUN_CHECKS = (100, 200, 400, 800)
 
 
 #: The variables (E, c1, alpha, c2, beta) that step in log coordinates where they can.
@@ -157,19 +164,35 @@ def polish(
     active = np.isfinite(f)
     converged = np.zeros(len(z), bool)
     in_log = np.zeros(len(z), bool)
-    probed = np.zeros(len(z), bool) if pinned is None else np.ones(len(z), bool)
+    # the bounds each job has probed, per variable and side (a probe's own polish probes none)
+    probed = np.full((len(z), 5, 2), pinned is not None)
     z_check = z.copy()  # each job's point at its last crawl check
+    z_mark = z.copy()  # ... and at its last long-run check
     steps, gained = np.zeros(len(z), int), np.zeros(len(z))  # accepted steps since the last crawl check
     linearised = np.zeros(len(z), bool)  # steps minimise the linearised objective (see STALL)
     g, H = np.zeros((len(z), 5)), np.zeros((len(z), 5, 5))
     # g, H are computed again only for jobs that moved: a failed step leaves them as they were, and most
     # steps fail while a near-L1 job settles (points cross +-delta), so this is most of the work saved
     stale = np.ones(len(z), bool)
+
+    def probe_and_jump(candidates: np.ndarray, before: np.ndarray) -> None:
+        """Probe the bounds the ``candidates`` (jobs) head for since ``before``; jump where lower."""
+        probe = candidates[~probed[candidates].all(axis=(1, 2))]
+        if probe.size:
+            z_probe, f_probe, probed[probe] = _probe_bounds(
+                flat.restrict(probe), spec, obj, z[probe], before[probe], probed[probe]
+            )
+            lower = f_probe < f[probe]
+            z[probe[lower]], f[probe[lower]], stale[probe[lower]] = z_probe[lower], f_probe[lower], True
+
     jobs = None
-    for _ in range(max_iter):
+    for it in range(max_iter):
         running = np.flatnonzero(active)
         if running.size == 0:
             break
+        if it in LONG_RUN_CHECKS:
+            probe_and_jump(running, z_mark)
+            z_mark[running] = z[running]
         if jobs is None or len(running) != len(jobs):  # (jobs only ever finish: a new set is smaller)
             jobs = running
             sub = flat.restrict(jobs)
@@ -227,13 +250,8 @@ def polish(
         due = acc[steps[acc] >= CRAWL_STEPS]
         crawls = due[gained[due] < CRAWL_GAIN * CRAWL_STEPS]
         in_log[crawls] = ~in_log[crawls]
-        # A job that crawls in log coordinates too (its second crawl check) probes the bound it heads for.
-        probe = crawls[~probed[crawls] & ~in_log[crawls]]
-        if probe.size:
-            z_probe, f_probe, tried = _probe_bounds(flat.restrict(probe), spec, obj, z[probe], z_check[probe])
-            probed[probe[tried]] = True
-            lower = f_probe < f[probe]
-            z[probe[lower]], f[probe[lower]], stale[probe[lower]] = z_probe[lower], f_probe[lower], True
+        # A job that crawls in log coordinates too (its second crawl check) probes the bounds it heads for.
+        probe_and_jump(crawls[~in_log[crawls]], z_check)
         steps[due], gained[due], z_check[due] = 0, 0.0, z[due]
         tiny = np.abs(step).max(axis=1) <= 1e-13 * (1.0 + np.abs(zj).max(axis=1))
         finished = (better & (gain <= GAIN_TOL)) | tiny | (lam[jobs] > 1e14)
@@ -247,23 +265,31 @@ def polish(
 
 
 def _probe_bounds(
-    flat: Flat, spec: Spec, obj: Objective, z: np.ndarray, before: np.ndarray
+    flat: Flat, spec: Spec, obj: Objective, z: np.ndarray, before: np.ndarray, probed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For crawling jobs at ``z`` (J, 5), which were at ``before`` one crawl check earlier: each job's best
-    point with an exponent that has been moving towards a bound put on it and the other variables
-    polished, its objective (inf where no exponent heads for a finite bound), and whether it was probed.
+    point with the constant or an exponent that has been moving towards a bound it has not probed yet
+    (``probed`` (J, 5, 2): per variable, its lower and upper bound) put on it and the other variables
+    polished; its objective (inf where nothing was probed); and ``probed`` updated.
 
     A crawl towards a bound can take thousands of steps (a valley curved in every coordinate, along which
-    a coefficient makes up for the exponent; two model sizes make them). Its end is often on the bound,
-    and there the rest is a short polish.
+    a coefficient makes up for the exponent; two model sizes make them; or a term with an exponent near 0
+    that trades with the constant, which heads for 0). Its end is often on the bound, and there the rest
+    is a short polish. Each bound is probed once: a crawl can turn towards another one later.
     """
-    exponents = [2, 4]  # (columns of z)
-    owner, k, bound = headed_bounds(z[:, exponents], before[:, exponents], spec.e_lo, spec.e_hi, PROBE_MOVE)
-    column = np.array(exponents)[k]
+    columns = np.array([0, 2, 4])  # (E and the exponents)
+    lo, hi = _bounds(flat, spec, z)
+    owner, k, bound = headed_bounds(
+        z[:, columns], before[:, columns], lo[:, columns], hi[:, columns], PROBE_MOVE
+    )
+    column = columns[k]
+    side = (bound == hi[owner, column]).astype(int)
+    new = ~probed[owner, column, side]
+    owner, column, bound, side = owner[new], column[new], bound[new], side[new]
+    probed = probed.copy()
+    probed[owner, column, side] = True
     start = z[owner]
     start[np.arange(len(owner)), column] = bound
-    tried = np.zeros(len(z), bool)
-    tried[owner] = True
     z_best, f_best = z.copy(), np.full(len(z), np.inf)
     if owner.size:
         pinned = np.arange(5) == column[:, None]
@@ -271,7 +297,7 @@ def _probe_bounds(
         best = lowest_of_each(owner, fr, len(z))  # each job's lowest probe
         some = best >= 0
         z_best[some], f_best[some] = zr[best[some]], fr[best[some]]
-    return z_best, f_best, tried
+    return z_best, f_best, probed
 
 
 def _derivatives(
