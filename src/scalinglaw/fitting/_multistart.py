@@ -3,7 +3,8 @@
 Every free parameter is searched on its own scale (log for positive scale constants, linear for
 exponents). Starts are the product of the parameters' grids plus the law's starting point; all starts of
 all fits are scored at once, the best :data:`N_POLISH` per fit are polished together by
-Levenberg-Marquardt with a forward-difference Jacobian, and the best result per fit is kept. For
+Levenberg-Marquardt with a forward-difference Jacobian (a parameter on a bound that the gradient pushes
+outwards sits out the step), and the best result per fit is kept. For
 ``huber_log`` the normal matrix is the iteratively-reweighted one (weights min(1, delta / |r|)) and the
 gradient is exact. Deterministic: no random starts.
 """
@@ -21,9 +22,11 @@ from scalinglaw.laws import Law
 
 #: Starts polished per fit.
 N_POLISH = 8
-#: Levenberg-Marquardt stopping rules.
+#: Levenberg-Marquardt stopping rules. On the paper's grids of every family, Kaplan's form crawls
+#: towards an exponent's bound on many fits: with 300 steps 91 of its 1,206 fits (both objectives)
+#: reported `failed`, with 1,000 steps 33 (79 lower, none higher), at about 15 % more time.
 GAIN_TOL = 1e-14
-MAX_ITER = 300
+MAX_ITER = 1000
 #: Relative forward-difference step for the Jacobian.
 FD_STEP = 1e-7
 
@@ -147,7 +150,13 @@ def _polish(
         d = np.diagonal(JtJ, axis1=1, axis2=2)
         ridge = 1e-12 * d.max(axis=1, keepdims=True) + 1e-300
         A = JtJ + (lam[jobs, None] * d + ridge)[:, :, None] * np.eye(p)
-        delta = -np.linalg.solve(A, g[:, :, None])[:, :, 0]
+        # A parameter on a bound that the gradient pushes outwards stays there: left in, it would steer
+        # the others' step to where it cannot go, and clipping it back leaves a poor step (the polish then
+        # crawls along the bound).
+        held = ((zj <= space.lo) & (g > 0)) | ((zj >= space.hi) & (g < 0))
+        both = held[:, :, None] | held[:, None, :]
+        A = np.where(both, np.eye(p), A)
+        delta = -np.linalg.solve(A, np.where(held, 0.0, g)[:, :, None])[:, :, 0]
         trial = np.clip(zj + delta, space.lo, space.hi)
         f_trial = _values(law, obj, space, trial, Xj, yj, wj)
         better = f_trial < f[jobs]
