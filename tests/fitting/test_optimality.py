@@ -294,15 +294,9 @@ def test_a_huber_crawl_of_a_term_that_trades_with_the_constant_probes_the_consta
     assert fit.success and fit.at_bound == ("E",)
     assert fit.value <= best * (1 + TOLERANCE)
     # the end of the valley: no lower with alpha held anywhere along it
+    runs = pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"])
     for alpha in (0.001, 0.0015, 0.002, 0.004, 0.0136):
-        assert (
-            fit.value
-            <= sl.fit(
-                pd.DataFrame(points, columns=["n_params", "n_tokens", "loss"]),
-                objective="huber_log",
-                fixed=held | {"alpha": alpha},
-            ).value
-        )
+        assert fit.value <= sl.fit(runs, objective="huber_log", fixed=held | {"alpha": alpha}).value
 
 
 def test_a_huber_job_heading_for_a_bound_too_fast_to_crawl_probes_it():
