@@ -16,7 +16,8 @@ goes on with steps that minimise the objective of its linearised residuals, kink
 for a piecewise quadratic, solved exactly: :func:`_linearised_step`).
 A job that crawls in both coordinates, with the constant or an exponent heading for a bound, probes
 that bound (once per bound): the variable put on it and the rest polished; the crawl jumps there if that
-is lower.
+is lower. So does a job still running at :data:`LONG_RUN_CHECKS` steps (it may head for a bound too fast
+to count as crawling).
 """
 
 from __future__ import annotations
